@@ -1,0 +1,228 @@
+using System.Numerics;
+
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>
+/// The CPU implementation of the kernel contract: managed arrays, SIMD rows through System.Numerics.Tensors,
+/// and our own GEMM and convolution kernels. Stateless apart from its thread budget.
+/// </summary>
+public sealed partial class CpuBackend(int threads) : IBackend
+{
+    public int Threads { get; } = Math.Max(1, threads);
+
+    public Storage Allocate(DType dtype, int length) => dtype switch
+    {
+        DType.Float32 => new CpuStorage<float>(new float[length], dtype),
+        DType.Float64 => new CpuStorage<double>(new double[length], dtype),
+        DType.Int64 => new CpuStorage<long>(new long[length], dtype),
+        DType.Bool => new CpuStorage<byte>(new byte[length], dtype),
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
+    };
+
+    public Storage FromArray(Array data, DType dtype) => (data, dtype) switch
+    {
+        (float[] f, DType.Float32) => new CpuStorage<float>(f, dtype),
+        (double[] d, DType.Float64) => new CpuStorage<double>(d, dtype),
+        (long[] l, DType.Int64) => new CpuStorage<long>(l, dtype),
+        (byte[] b, DType.Bool) => new CpuStorage<byte>(b, dtype),
+        _ => throw new ArgumentException($"an array of {data.GetType().GetElementType()?.Name} cannot hold {dtype}", nameof(data)),
+    };
+
+    public Array ToArray(View src)
+    {
+        var dst = Allocate(src.DType, src.Layout.Count);
+        Copy(src, new View(dst, Layout.Contiguous(src.Shape)));
+        return Data(dst);
+    }
+
+    private static Array Data(Storage s) => s switch
+    {
+        CpuStorage<float> f => f.Data,
+        CpuStorage<double> d => d.Data,
+        CpuStorage<long> l => l.Data,
+        CpuStorage<byte> b => b.Data,
+        _ => throw new ArgumentException($"storage {s.GetType().Name} does not belong to the CPU backend"),
+    };
+
+    private static T[] Data<T>(View v) where T : unmanaged =>
+        (v.Storage as CpuStorage<T>)?.Data ?? throw new ArgumentException($"expected CPU storage of {typeof(T).Name}, got {v.Storage.GetType().Name} ({v.DType})");
+
+    public void Copy(View src, View dst)
+    {
+        if (src.DType == dst.DType)
+        {
+            switch (src.DType)
+            {
+                case DType.Float32: CopyKernels.Copy(Data<float>(src), src.Layout, Data<float>(dst), dst.Layout); break;
+                case DType.Float64: CopyKernels.Copy(Data<double>(src), src.Layout, Data<double>(dst), dst.Layout); break;
+                case DType.Int64: CopyKernels.Copy(Data<long>(src), src.Layout, Data<long>(dst), dst.Layout); break;
+                default: CopyKernels.Copy(Data<byte>(src), src.Layout, Data<byte>(dst), dst.Layout); break;
+            }
+            return;
+        }
+        switch (src.DType)
+        {
+            case DType.Float32: ConvertFrom(Data<float>(src), src.Layout, dst); break;
+            case DType.Float64: ConvertFrom(Data<double>(src), src.Layout, dst); break;
+            case DType.Int64: ConvertFrom(Data<long>(src), src.Layout, dst); break;
+            default: ConvertFrom(Data<byte>(src), src.Layout, dst); break;
+        }
+    }
+
+    private static void ConvertFrom<TFrom>(TFrom[] src, Layout sl, View dst) where TFrom : unmanaged, INumber<TFrom>
+    {
+        bool toBool = dst.DType == DType.Bool;
+        switch (dst.DType)
+        {
+            case DType.Float32: CopyKernels.Convert(src, sl, Data<float>(dst), dst.Layout, toBool); break;
+            case DType.Float64: CopyKernels.Convert(src, sl, Data<double>(dst), dst.Layout, toBool); break;
+            case DType.Int64: CopyKernels.Convert(src, sl, Data<long>(dst), dst.Layout, toBool); break;
+            default: CopyKernels.Convert(src, sl, Data<byte>(dst), dst.Layout, toBool); break;
+        }
+    }
+
+    public void Fill(View dst, double value)
+    {
+        var l = dst.Layout;
+        switch (dst.DType)
+        {
+            case DType.Float32: Data<float>(dst).AsSpan(l.Offset, l.Count).Fill((float)value); break;
+            case DType.Float64: Data<double>(dst).AsSpan(l.Offset, l.Count).Fill(value); break;
+            case DType.Int64: Data<long>(dst).AsSpan(l.Offset, l.Count).Fill((long)value); break;
+            default: Data<byte>(dst).AsSpan(l.Offset, l.Count).Fill(value != 0 ? (byte)1 : (byte)0); break;
+        }
+    }
+
+    public void Unary(UnaryOp op, View x, View dst)
+    {
+        // Gather a strided input into the output first, then transform the dense output in place.
+        Copy(x, dst);
+        var l = dst.Layout;
+        switch (dst.DType)
+        {
+            case DType.Float32: { var y = Data<float>(dst).AsSpan(l.Offset, l.Count); UnaryKernels.Float<float>(op, y, y); break; }
+            case DType.Float64: { var y = Data<double>(dst).AsSpan(l.Offset, l.Count); UnaryKernels.Float<double>(op, y, y); break; }
+            case DType.Int64: { var y = Data<long>(dst).AsSpan(l.Offset, l.Count); UnaryKernels.Integer<long>(op, y, y); break; }
+            default: throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
+        }
+    }
+
+    public void Binary(BinaryOp op, View a, View b, View dst)
+    {
+        if (op.IsComparison())
+        {
+            var y = Data<byte>(dst);
+            switch (a.DType)
+            {
+                case DType.Float32: BinaryKernels.Compare(op, Data<float>(a), a.Layout, Data<float>(b), b.Layout, y, dst.Layout); break;
+                case DType.Float64: BinaryKernels.Compare(op, Data<double>(a), a.Layout, Data<double>(b), b.Layout, y, dst.Layout); break;
+                case DType.Int64: BinaryKernels.Compare(op, Data<long>(a), a.Layout, Data<long>(b), b.Layout, y, dst.Layout); break;
+                default: BinaryKernels.Compare(op, Data<byte>(a), a.Layout, Data<byte>(b), b.Layout, y, dst.Layout); break;
+            }
+            return;
+        }
+        switch (dst.DType)
+        {
+            case DType.Float32: Arithmetic<float>(op, a, b, dst, floating: true); break;
+            case DType.Float64: Arithmetic<double>(op, a, b, dst, floating: true); break;
+            case DType.Int64: Arithmetic<long>(op, a, b, dst, floating: false); break;
+            default: Arithmetic<byte>(op, a, b, dst, floating: false); break;
+        }
+    }
+
+    private static void Arithmetic<T>(BinaryOp op, View a, View b, View dst, bool floating) where T : unmanaged, INumber<T>
+    {
+        T[] x = Data<T>(a), y = Data<T>(b), z = Data<T>(dst);
+        Layout xl = a.Layout, yl = b.Layout, zl = dst.Layout;
+        switch (op)
+        {
+            case BinaryOp.Add: BinaryKernels.Run<T, AddFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Sub: BinaryKernels.Run<T, SubFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Mul: BinaryKernels.Run<T, MulFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Div: BinaryKernels.Run<T, DivFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Maximum: BinaryKernels.Run<T, MaxFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Minimum: BinaryKernels.Run<T, MinFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Pow when floating && typeof(T) == typeof(float):
+                BinaryKernels.Run<float, PowFn<float>>((float[])(object)x, xl, (float[])(object)y, yl, (float[])(object)z, zl); break;
+            case BinaryOp.Pow when floating:
+                BinaryKernels.Run<double, PowFn<double>>((double[])(object)x, xl, (double[])(object)y, yl, (double[])(object)z, zl); break;
+            default: throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
+        }
+    }
+
+    public void Where(View cond, View a, View b, View dst)
+    {
+        byte[] c = Data<byte>(cond);
+        switch (dst.DType)
+        {
+            case DType.Float32: BinaryKernels.Where(c, cond.Layout, Data<float>(a), a.Layout, Data<float>(b), b.Layout, Data<float>(dst)); break;
+            case DType.Float64: BinaryKernels.Where(c, cond.Layout, Data<double>(a), a.Layout, Data<double>(b), b.Layout, Data<double>(dst)); break;
+            case DType.Int64: BinaryKernels.Where(c, cond.Layout, Data<long>(a), a.Layout, Data<long>(b), b.Layout, Data<long>(dst)); break;
+            default: BinaryKernels.Where(c, cond.Layout, Data<byte>(a), a.Layout, Data<byte>(b), b.Layout, Data<byte>(dst)); break;
+        }
+    }
+
+    public void Reduce(ReduceOp op, View x, int[] axes, View dst)
+    {
+        switch (x.DType)
+        {
+            case DType.Float32: ReduceKernels.Reduce(op, Data<float>(x), x.Layout, axes, Data<float>(dst)); break;
+            case DType.Float64: ReduceKernels.Reduce(op, Data<double>(x), x.Layout, axes, Data<double>(dst)); break;
+            case DType.Int64: ReduceKernels.Reduce(op, Data<long>(x), x.Layout, axes, Data<long>(dst)); break;
+            default: ReduceKernels.Reduce(op, Data<byte>(x), x.Layout, axes, Data<byte>(dst)); break;
+        }
+    }
+
+    public void ArgReduce(ArgReduceOp op, View x, int axis, View dst)
+    {
+        long[] y = Data<long>(dst);
+        switch (x.DType)
+        {
+            case DType.Float32: ReduceKernels.ArgReduce(op, Data<float>(x), x.Layout, axis, y); break;
+            case DType.Float64: ReduceKernels.ArgReduce(op, Data<double>(x), x.Layout, axis, y); break;
+            case DType.Int64: ReduceKernels.ArgReduce(op, Data<long>(x), x.Layout, axis, y); break;
+            default: ReduceKernels.ArgReduce(op, Data<byte>(x), x.Layout, axis, y); break;
+        }
+    }
+
+    public void MatMul(View a, View b, View dst)
+    {
+        int t = Threads;
+        switch (dst.DType)
+        {
+            case DType.Float32:
+                MatMulKernel.Run(Data<float>(a), a.Layout, Data<float>(b), b.Layout, Data<float>(dst), dst.Layout, t,
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, 0f, z, zo, lz, t));
+                break;
+            case DType.Float64:
+                MatMulKernel.Run(Data<double>(a), a.Layout, Data<double>(b), b.Layout, Data<double>(dst), dst.Layout, t,
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, 0d, z, zo, lz, t));
+                break;
+            default: throw new NotSupportedException($"MatMul is not defined for {dst.DType} tensors");
+        }
+    }
+
+    public void Gather(View src, View index, int axis, View dst)
+    {
+        long[] idx = Data<long>(index);
+        switch (src.DType)
+        {
+            case DType.Float32: CopyKernels.Gather(Data<float>(src), src.Layout, idx, index.Layout, axis, Data<float>(dst)); break;
+            case DType.Float64: CopyKernels.Gather(Data<double>(src), src.Layout, idx, index.Layout, axis, Data<double>(dst)); break;
+            case DType.Int64: CopyKernels.Gather(Data<long>(src), src.Layout, idx, index.Layout, axis, Data<long>(dst)); break;
+            default: CopyKernels.Gather(Data<byte>(src), src.Layout, idx, index.Layout, axis, Data<byte>(dst)); break;
+        }
+    }
+
+    public void ScatterAdd(View src, View index, int axis, View dst)
+    {
+        long[] idx = Data<long>(index);
+        switch (src.DType)
+        {
+            case DType.Float32: CopyKernels.ScatterAdd(Data<float>(src), src.Layout, idx, index.Layout, axis, Data<float>(dst), dst.Layout); break;
+            case DType.Float64: CopyKernels.ScatterAdd(Data<double>(src), src.Layout, idx, index.Layout, axis, Data<double>(dst), dst.Layout); break;
+            case DType.Int64: CopyKernels.ScatterAdd(Data<long>(src), src.Layout, idx, index.Layout, axis, Data<long>(dst), dst.Layout); break;
+            default: throw new NotSupportedException($"ScatterAdd is not defined for {src.DType} tensors");
+        }
+    }
+}

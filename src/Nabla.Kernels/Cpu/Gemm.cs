@@ -1,0 +1,678 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>
+/// General matrix multiply C = alpha·op(A)·op(B) + beta·C on row-major storage, for float and double.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Large products use the classic Goto/BLIS scheme. op(B) is packed once per call into column panels
+/// NR wide (each k×NR panel stored row by row, so one k step of the micro-kernel reads NR contiguous values),
+/// and blocks of op(A) are packed per thread into row panels MR tall (each stored k-major, so one k step reads
+/// MR contiguous values to broadcast). The micro-kernel keeps an MR×NR tile of C in registers and runs a
+/// rank-1 update per k. Transposed operands are handled by the packing routines reading with swapped strides,
+/// so no layout ever costs an extra copy.
+/// </para>
+/// <para>
+/// Blocking (sizes in elements; float numbers in brackets, double is the same count at twice the bytes):
+/// the depth is cut into blocks of kc ≤ <see cref="KC"/> so that one packed B micro-panel, kc×NR
+/// [256×32×4 B = 32 KB], stays in the 48 KB L1 while the micro-kernel walks down a packed A block; the A block,
+/// mc×kc with mc ≤ <see cref="MC"/> [144×256×4 B = 144 KB], stays in the 1 MB L2 while every B panel of the
+/// block row streams past it; the whole packed B, k×nc [at most <see cref="PackedBLimit"/>: 8 MB], lives in L3.
+/// </para>
+/// <para>
+/// Threads share the packed B (packed in parallel, one pass) and split C into blocks of rows, or of columns when
+/// there are too few rows to go round; each thread packs only the A rows it needs, so nothing is packed twice.
+/// </para>
+/// <para>
+/// Small products (too little work to repay packing, or m ≤ 4, e.g. batch-1 inference) take a direct path:
+/// row updates (C row += a·B row) when B rows are contiguous, dot products when op(B) is transposed.
+/// </para>
+/// <para>
+/// Micro-kernel choice is fixed when the JIT compiles: Vector512 (12×32 floats, 24 of 32 zmm registers hold
+/// C) when Vector512 is accelerated, else Vector256 (6×16 floats, 12 of 16 ymm registers), else the direct path,
+/// which uses Vector&lt;T&gt; and falls back to scalar code when no SIMD is accelerated.
+/// </para>
+/// </remarks>
+internal static unsafe class Gemm
+{
+    /// <summary>Largest depth block: a kc×NR micro-panel of B must stay in L1.</summary>
+    private const int KC = 256;
+
+    /// <summary>Largest row block of A packed at once (a multiple of both kernels' MR): mc×kc must stay in L2.</summary>
+    private const int MC = 144;
+
+    /// <summary>Most elements of B packed at once (k×nc); wider B is done in several column blocks.</summary>
+    private const int PackedBLimit = 1 << 21;
+
+    /// <summary>Below this many multiply-adds (m·n·k) packing costs more than it saves.</summary>
+    private const long DirectWorkLimit = 32 * 1024;
+
+    /// <summary>Below this many multiply-adds a second thread costs more to wake than it saves.</summary>
+    private const long ParallelWorkLimit = 64 * 1024;
+
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C, row-major. op(A) is m×k: element (i,p) is a[aOffset + i*lda + p], or a[aOffset + p*lda + i] when transA.
+    /// op(B) is k×n: element (p,j) is b[bOffset + p*ldb + j], or b[bOffset + j*ldb + p] when transB. C element (i,j) is c[cOffset + i*ldc + j].
+    /// beta == 0 means C is overwritten (never read, so NaN garbage in C does not leak); alpha == 0 or k == 0 means C = beta·C
+    /// without reading A or B. C must not overlap A or B. At most <paramref name="threads"/> threads are used.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha, float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, int threads)
+        => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, threads);
+
+    /// <inheritdoc cref="Multiply(bool, bool, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int, int)"/>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, double alpha, double[] a, int aOffset, int lda, double[] b, int bOffset, int ldb, double beta, double[] c, int cOffset, int ldc, int threads)
+        => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, threads);
+
+    private static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(c);
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        // The kernels index with raw pointers, so every element they may touch is bounds-checked here, once.
+        CheckExtent(a.Length, aOffset, transA ? k : m, transA ? m : k, lda, nameof(a));
+        CheckExtent(b.Length, bOffset, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        CheckExtent(c.Length, cOffset, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0) return;
+        threads = Math.Max(1, threads);
+
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            var cm = new Matrix<T>(pc + cOffset, ldc, 1);
+            if (k == 0 || alpha == T.Zero)
+            {
+                ScaleC(cm, m, n, beta);
+                return;
+            }
+            // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
+            var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
+            var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
+            var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta);
+            bool direct = m <= 4 || (long)m * n * k < DirectWorkLimit;
+            if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads);
+            else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads);
+            else Direct(p, threads);
+        }
+    }
+
+    private static void CheckExtent(int length, int offset, int rows, int cols, int ld, string name)
+    {
+        if (rows == 0 || cols == 0) return;
+        if (offset < 0 || ld < 0 || (rows > 1 && ld < cols) || offset + (long)(rows - 1) * ld + cols > length)
+            throw new ArgumentException($"Matrix '{name}' of {rows}×{cols} with offset {offset} and leading dimension {ld} does not fit in an array of {length}.", name);
+    }
+
+    /// <summary>A strided view of a pinned matrix: element (r, s) is at Base[r*Row + s*Col].</summary>
+    private readonly struct Matrix<T>(T* @base, nint row, nint col) where T : unmanaged
+    {
+        public readonly T* Base = @base;
+        public readonly nint Row = row;
+        public readonly nint Col = col;
+
+        public T* At(nint r, nint s) => Base + r * Row + s * Col;
+    }
+
+    /// <summary>The operands of one call, already pinned: C (m×n) = alpha·A (m×k)·B (k×n) + beta·C.</summary>
+    private readonly struct Problem<T>(Matrix<T> a, Matrix<T> b, Matrix<T> c, int m, int n, int k, T alpha, T beta) where T : unmanaged
+    {
+        public readonly Matrix<T> A = a, B = b, C = c;
+        public readonly int M = m, N = n, K = k;
+        public readonly T Alpha = alpha, Beta = beta;
+    }
+
+    /// <summary>C = beta·C, writing zeros without reading when beta is 0.</summary>
+    private static void ScaleC<T>(Matrix<T> c, int m, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (beta == T.One) return;
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<T>(c.At(i, 0), n);
+            if (beta == T.Zero) row.Clear();
+            else ScaleRow(row, beta);
+        }
+    }
+
+    private static void ScaleRow<T>(Span<T> row, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vb = new Vector<T>(beta);
+            for (; j <= row.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var s = row.Slice(j, Vector<T>.Count);
+                (vb * new Vector<T>(s)).CopyTo(s);
+            }
+        }
+        for (; j < row.Length; j++) row[j] *= beta;
+    }
+
+    // ---------------------------------------------------------------- packed path
+
+    /// <summary>A register-tile kernel: C[0..MR, 0..NR] = alpha·(packed A panel)·(packed B panel) + beta·C.</summary>
+    private interface IMicroKernel<T> where T : unmanaged
+    {
+        /// <summary>Rows of the C tile, = height of a packed A panel.</summary>
+        static abstract int MR { get; }
+
+        /// <summary>Columns of the C tile, = width of a packed B panel.</summary>
+        static abstract int NR { get; }
+
+        /// <summary>
+        /// Multiplies the kc×MR (k-major) A panel at <paramref name="a"/> by the kc×NR B panel at <paramref name="b"/>
+        /// into the MR×NR tile at <paramref name="c"/> with row stride <paramref name="ldc"/>; C is not read when beta is 0.
+        /// </summary>
+        static abstract void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta);
+    }
+
+    private static void Packed<T, TKernel>(Problem<T> p, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        // Cut k into equal blocks rather than KC-sized blocks plus a thin remainder (k = 784 → 4×196, not 3×256 + 16).
+        int kc = CeilDiv(p.K, CeilDiv(p.K, KC));
+        // Column blocks of B, each packed whole: k×nc ≤ PackedBLimit.
+        int ncMax = Math.Max(nr, PackedBLimit / p.K / nr * nr);
+        int nc = RoundUp(CeilDiv(p.N, CeilDiv(p.N, ncMax)), nr);
+        T* packedB = Scratch<T>.B(p.K * nc);
+
+        int mPanels = CeilDiv(p.M, mr);
+        int mBlocks = CeilDiv(mPanels, MC / mr);
+        bool parallel = threads > 1 && (long)p.M * p.N * p.K >= ParallelWorkLimit;
+        for (int jc = 0; jc < p.N; jc += nc)
+        {
+            int ncur = Math.Min(nc, p.N - jc);
+            int nPanels = CeilDiv(ncur, nr);
+
+            // Pack B[0..k, jc..jc+ncur] as nPanels panels of k×NR; panel s starts at packedB + s·k·NR.
+            int packTasks = parallel ? Math.Min(threads, nPanels) : 1;
+            var bBase = (nint)packedB;
+            CpuParallel.For(packTasks, packTasks, t =>
+            {
+                int s0 = t * nPanels / packTasks, s1 = (t + 1) * nPanels / packTasks;
+                for (int s = s0; s < s1; s++)
+                {
+                    int j = jc + s * nr;
+                    PackPanel(p.B.At(0, j), p.B.Col, p.B.Row, Math.Min(nr, p.N - j), nr, p.K, (T*)bBase + (nint)s * p.K * nr);
+                }
+            });
+
+            // Split C[.., jc..jc+ncur] into row blocks × column blocks. Rows first: each row block packs its own
+            // A rows. With fewer row blocks than threads, also split columns, which repacks A once per column block
+            // (cheap when there are so few rows).
+            int rowBlocks = mBlocks, colBlocks = 1;
+            if (parallel)
+            {
+                if (rowBlocks >= threads) rowBlocks = Math.Min(mPanels, RoundUp(rowBlocks, threads));
+                else colBlocks = Math.Min(nPanels, CeilDiv(threads, rowBlocks));
+            }
+            int tasks = rowBlocks * colBlocks;
+            CpuParallel.For(tasks, parallel ? threads : 1, t =>
+            {
+                int rb = t / colBlocks, cb = t % colBlocks;
+                int i0 = rb * mPanels / rowBlocks * mr, i1 = Math.Min(p.M, (rb + 1) * mPanels / rowBlocks * mr);
+                int s0 = cb * nPanels / colBlocks, s1 = (cb + 1) * nPanels / colBlocks;
+                PackedBlock<T, TKernel>(p, (T*)bBase, kc, i0, i1, jc, s0, s1);
+            });
+        }
+    }
+
+    /// <summary>
+    /// Computes C[i0..i1, jc+s0·NR .. jc+s1·NR) from the packed B panels s0..s1 of the current column block,
+    /// packing A for rows i0..i1 in MC×kc blocks into this thread's buffer.
+    /// </summary>
+    private static void PackedBlock<T, TKernel>(Problem<T> p, T* packedB, int kc, int i0, int i1, int jc, int s0, int s1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        T* packedA = Scratch<T>.A(MC * kc);
+        // Edge tiles (fewer than MR rows or NR columns left) are computed into this buffer, then added to C.
+        T* edge = stackalloc T[mr * nr];
+        for (int pc = 0; pc < p.K; pc += kc)
+        {
+            int kcur = Math.Min(kc, p.K - pc);
+            // Later depth blocks accumulate onto the partial sums of the earlier ones.
+            T beta = pc == 0 ? p.Beta : T.One;
+            for (int ic = i0; ic < i1; ic += MC)
+            {
+                int mcur = Math.Min(MC, i1 - ic);
+                for (int ir = 0; ir < mcur; ir += mr)
+                    PackPanel(p.A.At(ic + ir, pc), p.A.Row, p.A.Col, Math.Min(mr, mcur - ir), mr, kcur, packedA + (nint)ir * kcur);
+
+                for (int s = s0; s < s1; s++)
+                {
+                    int j = jc + s * nr;
+                    int cols = Math.Min(nr, p.N - j);
+                    T* bPanel = packedB + (nint)s * p.K * nr + (nint)pc * nr;
+                    for (int ir = 0; ir < mcur; ir += mr)
+                    {
+                        int rows = Math.Min(mr, mcur - ir);
+                        T* aPanel = packedA + (nint)ir * kcur;
+                        T* cTile = p.C.At(ic + ir, j);
+                        if (rows == mr && cols == nr)
+                        {
+                            TKernel.Run(kcur, aPanel, bPanel, cTile, p.C.Row, p.Alpha, beta);
+                        }
+                        else
+                        {
+                            TKernel.Run(kcur, aPanel, bPanel, edge, nr, p.Alpha, T.Zero);
+                            AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>C[0..rows, 0..cols] = tile + beta·C, not reading C when beta is 0.</summary>
+    private static void AddEdge<T>(T* tile, nint ldt, T* c, nint ldc, int rows, int cols, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            T* src = tile + r * ldt, dst = c + r * ldc;
+            if (beta == T.Zero)
+            {
+                for (int j = 0; j < cols; j++) dst[j] = src[j];
+            }
+            else
+            {
+                for (int j = 0; j < cols; j++) dst[j] = src[j] + beta * dst[j];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs a panel of <paramref name="width"/> lanes by <paramref name="depth"/>: dst[d·width + l] = src[l·laneStride + d·depthStride]
+    /// for the first <paramref name="lanes"/> lanes, zero for the rest, so the micro-kernel never needs edge cases.
+    /// A panels are rows of op(A) (lanes = rows i, depth = p), B panels are columns of op(B) (lanes = columns j, depth = p).
+    /// </summary>
+    private static void PackPanel<T>(T* src, nint laneStride, nint depthStride, int lanes, int width, int depth, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (laneStride == 1)
+        {
+            // Lanes are contiguous in the source (A transposed, B not): copy a row of lanes per depth step.
+            nint bytes = (nint)lanes * sizeof(T);
+            for (int d = 0; d < depth; d++)
+            {
+                T* to = dst + (nint)d * width;
+                Buffer.MemoryCopy(src + d * depthStride, to, bytes, bytes);
+                for (int l = lanes; l < width; l++) to[l] = T.Zero;
+            }
+        }
+        else
+        {
+            // Depth is contiguous in the source (A not transposed, B transposed): each lane is a contiguous run
+            // read once and scattered with stride `width`; the panel being written stays in L1.
+            for (int l = 0; l < lanes; l++)
+            {
+                T* from = src + l * laneStride;
+                for (int d = 0; d < depth; d++) dst[(nint)d * width + l] = from[d * depthStride];
+            }
+            for (int l = lanes; l < width; l++)
+            {
+                for (int d = 0; d < depth; d++) dst[(nint)d * width + l] = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>12×(2·Vector512) tile: 24 zmm accumulators + 2 for the B row + broadcasts folded into the FMAs.</summary>
+    private readonly struct Vector512Kernel<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static int MR => 12;
+        public static int NR => 2 * Vector512<T>.Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+        {
+            Vector512<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
+            Vector512<T> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
+            Vector512<T> c6a = default, c6b = default, c7a = default, c7b = default, c8a = default, c8b = default;
+            Vector512<T> c9a = default, c9b = default, c10a = default, c10b = default, c11a = default, c11b = default;
+            for (nint p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                var b1 = Vector512.Load(b + Vector512<T>.Count);
+                var x = Vector512.Create(a[0]); c0a = Fma(x, b0, c0a); c0b = Fma(x, b1, c0b);
+                x = Vector512.Create(a[1]); c1a = Fma(x, b0, c1a); c1b = Fma(x, b1, c1b);
+                x = Vector512.Create(a[2]); c2a = Fma(x, b0, c2a); c2b = Fma(x, b1, c2b);
+                x = Vector512.Create(a[3]); c3a = Fma(x, b0, c3a); c3b = Fma(x, b1, c3b);
+                x = Vector512.Create(a[4]); c4a = Fma(x, b0, c4a); c4b = Fma(x, b1, c4b);
+                x = Vector512.Create(a[5]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
+                x = Vector512.Create(a[6]); c6a = Fma(x, b0, c6a); c6b = Fma(x, b1, c6b);
+                x = Vector512.Create(a[7]); c7a = Fma(x, b0, c7a); c7b = Fma(x, b1, c7b);
+                x = Vector512.Create(a[8]); c8a = Fma(x, b0, c8a); c8b = Fma(x, b1, c8b);
+                x = Vector512.Create(a[9]); c9a = Fma(x, b0, c9a); c9b = Fma(x, b1, c9b);
+                x = Vector512.Create(a[10]); c10a = Fma(x, b0, c10a); c10b = Fma(x, b1, c10b);
+                x = Vector512.Create(a[11]); c11a = Fma(x, b0, c11a); c11b = Fma(x, b1, c11b);
+                a += 12;
+                b += 2 * Vector512<T>.Count;
+            }
+            var va = Vector512.Create(alpha);
+            var vb = Vector512.Create(beta);
+            bool useBeta = beta != T.Zero;
+            StoreRow(c, va, vb, useBeta, c0a, c0b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c1a, c1b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c2a, c2b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c3a, c3b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c4a, c4b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c5a, c5b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c6a, c6b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c7a, c7b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c8a, c8b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c9a, c9b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c10a, c10b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c11a, c11b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreRow(T* c, Vector512<T> alpha, Vector512<T> beta, bool useBeta, Vector512<T> x0, Vector512<T> x1)
+        {
+            T* c1 = c + Vector512<T>.Count;
+            if (useBeta)
+            {
+                Fma(alpha, x0, beta * Vector512.Load(c)).Store(c);
+                Fma(alpha, x1, beta * Vector512.Load(c1)).Store(c1);
+            }
+            else
+            {
+                (alpha * x0).Store(c);
+                (alpha * x1).Store(c1);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> acc)
+        {
+            if (typeof(T) == typeof(float))
+                return Vector512.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+            return Vector512.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+        }
+    }
+
+    /// <summary>6×(2·Vector256) tile: 12 of the 16 ymm registers accumulate, 2 hold the B row, 1 the broadcast.</summary>
+    private readonly struct Vector256Kernel<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static int MR => 6;
+        public static int NR => 2 * Vector256<T>.Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+        {
+            Vector256<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
+            Vector256<T> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
+            for (nint p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                var b1 = Vector256.Load(b + Vector256<T>.Count);
+                var x = Vector256.Create(a[0]); c0a = Fma(x, b0, c0a); c0b = Fma(x, b1, c0b);
+                x = Vector256.Create(a[1]); c1a = Fma(x, b0, c1a); c1b = Fma(x, b1, c1b);
+                x = Vector256.Create(a[2]); c2a = Fma(x, b0, c2a); c2b = Fma(x, b1, c2b);
+                x = Vector256.Create(a[3]); c3a = Fma(x, b0, c3a); c3b = Fma(x, b1, c3b);
+                x = Vector256.Create(a[4]); c4a = Fma(x, b0, c4a); c4b = Fma(x, b1, c4b);
+                x = Vector256.Create(a[5]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
+                a += 6;
+                b += 2 * Vector256<T>.Count;
+            }
+            var va = Vector256.Create(alpha);
+            var vb = Vector256.Create(beta);
+            bool useBeta = beta != T.Zero;
+            StoreRow(c, va, vb, useBeta, c0a, c0b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c1a, c1b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c2a, c2b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c3a, c3b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c4a, c4b); c += ldc;
+            StoreRow(c, va, vb, useBeta, c5a, c5b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreRow(T* c, Vector256<T> alpha, Vector256<T> beta, bool useBeta, Vector256<T> x0, Vector256<T> x1)
+        {
+            T* c1 = c + Vector256<T>.Count;
+            if (useBeta)
+            {
+                Fma(alpha, x0, beta * Vector256.Load(c)).Store(c);
+                Fma(alpha, x1, beta * Vector256.Load(c1)).Store(c1);
+            }
+            else
+            {
+                (alpha * x0).Store(c);
+                (alpha * x1).Store(c1);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> acc)
+        {
+            if (typeof(T) == typeof(float))
+                return Vector256.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+            return Vector256.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+        }
+    }
+
+    // ---------------------------------------------------------------- direct path
+
+    /// <summary>Unpacked product for small or skinny problems, split over rows (or columns when there are few rows).</summary>
+    private static void Direct<T>(Problem<T> p, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int tasks = threads > 1 && (long)p.M * p.N * p.K >= ParallelWorkLimit ? threads : 1;
+        bool splitRows = p.M >= 4 * tasks;
+        if (!splitRows) tasks = Math.Min(tasks, CeilDiv(p.N, Vector<T>.Count));
+        CpuParallel.For(tasks, tasks, t =>
+        {
+            if (splitRows)
+            {
+                DirectBlock(p, t * p.M / tasks, (t + 1) * p.M / tasks, 0, p.N);
+            }
+            else
+            {
+                // Column ranges on vector boundaries, so each thread's row updates stay aligned to whole vectors.
+                int vectors = CeilDiv(p.N, Vector<T>.Count);
+                int j0 = Math.Min(p.N, t * vectors / tasks * Vector<T>.Count), j1 = Math.Min(p.N, (t + 1) * vectors / tasks * Vector<T>.Count);
+                DirectBlock(p, 0, p.M, j0, j1);
+            }
+        });
+    }
+
+    private static void DirectBlock<T>(Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = j1 - j0;
+        if (n <= 0) return;
+        if (p.B.Col == 1)
+        {
+            // B rows are contiguous: C row += (alpha·A[i,p])·B row p, four C rows per pass over B.
+            int i = i0;
+            for (; i < i1; i++) ScaleRow(p.C.At(i, j0), n, p.Beta);
+            i = i0;
+            for (; i + 4 <= i1; i += 4)
+            {
+                T* c0 = p.C.At(i, j0), c1 = p.C.At(i + 1, j0), c2 = p.C.At(i + 2, j0), c3 = p.C.At(i + 3, j0);
+                for (int d = 0; d < p.K; d++)
+                {
+                    Axpy4(p.B.At(d, j0), n,
+                        p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i + 1, d), p.Alpha * *p.A.At(i + 2, d), p.Alpha * *p.A.At(i + 3, d),
+                        c0, c1, c2, c3);
+                }
+            }
+            for (; i < i1; i++)
+            {
+                T* ci = p.C.At(i, j0);
+                for (int d = 0; d < p.K; d++) Axpy(p.B.At(d, j0), n, p.Alpha * *p.A.At(i, d), ci);
+            }
+        }
+        else
+        {
+            // op(B) columns are contiguous (B transposed): C[i,j] = alpha·(A row i · B row j) + beta·C[i,j].
+            // A rows of a transposed A are strided, so they are gathered into a contiguous buffer first.
+            T* row = p.A.Col == 1 ? null : Scratch<T>.A(p.K);
+            for (int i = i0; i < i1; i++)
+            {
+                T* ai = p.A.At(i, 0);
+                if (row != null)
+                {
+                    for (int d = 0; d < p.K; d++) row[d] = ai[d * p.A.Col];
+                    ai = row;
+                }
+                T* ci = p.C.At(i, 0);
+                int j = j0;
+                for (; j + 4 <= j1; j += 4)
+                {
+                    var (s0, s1, s2, s3) = Dot4(ai, p.B.At(0, j), p.B.At(0, j + 1), p.B.At(0, j + 2), p.B.At(0, j + 3), p.K);
+                    ci[j] = Combine(s0, p.Alpha, p.Beta, ci[j]);
+                    ci[j + 1] = Combine(s1, p.Alpha, p.Beta, ci[j + 1]);
+                    ci[j + 2] = Combine(s2, p.Alpha, p.Beta, ci[j + 2]);
+                    ci[j + 3] = Combine(s3, p.Alpha, p.Beta, ci[j + 3]);
+                }
+                for (; j < j1; j++) ci[j] = Combine(Dot(ai, p.B.At(0, j), p.K), p.Alpha, p.Beta, ci[j]);
+            }
+        }
+    }
+
+    private static T Combine<T>(T sum, T alpha, T beta, T c) where T : unmanaged, IFloatingPointIeee754<T>
+        => beta == T.Zero ? alpha * sum : alpha * sum + beta * c;
+
+    private static void ScaleRow<T>(T* row, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (beta == T.Zero) new Span<T>(row, n).Clear();
+        else if (beta != T.One) ScaleRow(new Span<T>(row, n), beta);
+    }
+
+    /// <summary>y[0..n] += a·x[0..n].</summary>
+    private static void Axpy<T>(T* x, int n, T a, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var va = new Vector<T>(a);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+                Vector.Store(Fma(va, Vector.Load(x + j), Vector.Load(y + j)), y + j);
+        }
+        for (; j < n; j++) y[j] += a * x[j];
+    }
+
+    /// <summary>y_r[0..n] += a_r·x[0..n] for four rows at once, loading x once.</summary>
+    private static void Axpy4<T>(T* x, int n, T a0, T a1, T a2, T a3, T* y0, T* y1, T* y2, T* y3) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var xj = Vector.Load(x + j);
+                Vector.Store(Fma(v0, xj, Vector.Load(y0 + j)), y0 + j);
+                Vector.Store(Fma(v1, xj, Vector.Load(y1 + j)), y1 + j);
+                Vector.Store(Fma(v2, xj, Vector.Load(y2 + j)), y2 + j);
+                Vector.Store(Fma(v3, xj, Vector.Load(y3 + j)), y3 + j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            T xj = x[j];
+            y0[j] += a0 * xj;
+            y1[j] += a1 * xj;
+            y2[j] += a2 * xj;
+            y3[j] += a3 * xj;
+        }
+    }
+
+    private static T Dot<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int d = 0;
+        T sum = T.Zero;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> s0 = default, s1 = default;
+            for (; d <= n - 2 * Vector<T>.Count; d += 2 * Vector<T>.Count)
+            {
+                s0 = Fma(Vector.Load(x + d), Vector.Load(y + d), s0);
+                s1 = Fma(Vector.Load(x + d + Vector<T>.Count), Vector.Load(y + d + Vector<T>.Count), s1);
+            }
+            sum = Vector.Sum(s0 + s1);
+        }
+        for (; d < n; d++) sum += x[d] * y[d];
+        return sum;
+    }
+
+    /// <summary>Four dot products sharing x: four independent FMA chains hide the FMA latency, and x is loaded once.</summary>
+    private static (T, T, T, T) Dot4<T>(T* x, T* y0, T* y1, T* y2, T* y3, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int d = 0;
+        T r0 = T.Zero, r1 = T.Zero, r2 = T.Zero, r3 = T.Zero;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (; d <= n - Vector<T>.Count; d += Vector<T>.Count)
+            {
+                var xd = Vector.Load(x + d);
+                s0 = Fma(xd, Vector.Load(y0 + d), s0);
+                s1 = Fma(xd, Vector.Load(y1 + d), s1);
+                s2 = Fma(xd, Vector.Load(y2 + d), s2);
+                s3 = Fma(xd, Vector.Load(y3 + d), s3);
+            }
+            r0 = Vector.Sum(s0);
+            r1 = Vector.Sum(s1);
+            r2 = Vector.Sum(s2);
+            r3 = Vector.Sum(s3);
+        }
+        for (; d < n; d++)
+        {
+            T xd = x[d];
+            r0 += xd * y0[d];
+            r1 += xd * y1[d];
+            r2 += xd * y2[d];
+            r3 += xd * y3[d];
+        }
+        return (r0, r1, r2, r3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Fma<T>(Vector<T> x, Vector<T> y, Vector<T> acc) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Vector.MultiplyAddEstimate(x.As<T, float>(), y.As<T, float>(), acc.As<T, float>()).As<float, T>();
+        return Vector.MultiplyAddEstimate(x.As<T, double>(), y.As<T, double>(), acc.As<T, double>()).As<double, T>();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static int CeilDiv(int x, int y) => (x + y - 1) / y;
+
+    private static int RoundUp(int x, int multiple) => CeilDiv(x, multiple) * multiple;
+
+    /// <summary>
+    /// Per-thread packing buffers, kept between calls: fresh pages cost a page fault each on first touch, which
+    /// for a 1 MB buffer is more than the multiply it serves. Arrays live on the pinned heap so their addresses
+    /// are stable, and pointers are rounded up to a 64-byte (cache line, Vector512) boundary.
+    /// </summary>
+    private static class Scratch<T> where T : unmanaged
+    {
+        [ThreadStatic] private static T[]? t_a;
+        [ThreadStatic] private static T[]? t_b;
+
+        /// <summary>This thread's A-panel buffer (also the direct path's gathered row).</summary>
+        public static T* A(int length) => Get(ref t_a, length);
+
+        /// <summary>This thread's packed-B buffer, shared with the helper threads for the duration of one call.</summary>
+        public static T* B(int length) => Get(ref t_b, length);
+
+        private static T* Get(ref T[]? buffer, int length)
+        {
+            int slack = 64 / sizeof(T);
+            if (buffer is null || buffer.Length < length + slack)
+                buffer = GC.AllocateUninitializedArray<T>(length + slack, pinned: true);
+            nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            return (T*)((start + 63) & ~(nint)63);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+namespace Nabla.Autodiff;
+
+/// <summary>
+/// A recorded application of a differentiable primitive: a node of the computational graph (001 §17.2.2).
+/// Each primitive states, in one place, how to push a cotangent backwards (<see cref="Vjp"/>) and a tangent
+/// forwards (<see cref="Jvp"/>). Both rules are written with differentiable tensor operations, so derivatives of
+/// derivatives (Hessian-vector products, double backward) come for free.
+/// </summary>
+public abstract class Function
+{
+    /// <summary>The operands, as they were passed (with their tangents, which forward-over-reverse needs).</summary>
+    internal Tensor[] Inputs { get; set; } = [];
+
+    /// <summary>The primitive's name, as shown in graphs and error messages.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Given ȳ (the cotangent of <paramref name="y"/>), returns x̄ᵢ for each input; null entries mean zero.</summary>
+    internal abstract Tensor?[] Vjp(Tensor y, Tensor dy);
+
+    /// <summary>Given ẋᵢ for each input (null for zero), returns ẏ. <paramref name="x"/> holds the inputs without tangents.</summary>
+    internal abstract Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx);
+
+    /// <summary>
+    /// Connects <paramref name="y"/>, computed by this primitive from <paramref name="inputs"/>, to the graph when any
+    /// input requires gradients, and computes its tangent when any input carries one.
+    /// </summary>
+    internal static Tensor Record(Tensor y, Func<Function> make, params Tensor[] inputs)
+    {
+        bool grad = false, tangent = false;
+        foreach (var x in inputs)
+        {
+            grad |= x.RequiresGrad;
+            tangent |= x.Tangent is not null;
+        }
+        grad &= GradMode.IsEnabled;
+        if (!grad && !tangent) return y;
+        var f = make();
+        f.Inputs = inputs;
+        if (grad)
+        {
+            y.Node = f;
+            y.RequiresGrad = true;
+        }
+        if (tangent)
+        {
+            var primals = new Tensor[inputs.Length];
+            var tangents = new Tensor?[inputs.Length];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                primals[i] = inputs[i].Primal();
+                tangents[i] = inputs[i].Tangent;
+            }
+            y.Tangent = f.Jvp(primals, y, tangents);
+        }
+        return y;
+    }
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,149 @@
+using Nabla.Autodiff;
+using Nabla.Kernels;
+
+namespace Nabla.Primitives;
+
+/// <summary>
+/// An elementwise primitive of two broadcast operands. Gradients of broadcast operands are summed back to their
+/// shapes (<see cref="Tensor.SumTo"/>); tangents of broadcast operands broadcast forward on their own.
+/// </summary>
+internal abstract class BinaryFunction : Function
+{
+    public abstract BinaryOp Op { get; }
+
+    public static Tensor Apply<TF>(Tensor a, Tensor b) where TF : BinaryFunction, new()
+    {
+        var op = new TF().Op;
+        var name = op.ToString();
+        a.CheckSameDevice(b, name);
+        var dtype = DTypeExtensions.Promote(a.DType, b.DType);
+        if (op is BinaryOp.Div or BinaryOp.Pow && !dtype.IsFloatingPoint()) dtype = DType.Float32; // true division, as in PyTorch
+        if (a.DType != dtype) a = a.To(dtype);
+        if (b.DType != dtype) b = b.To(dtype);
+        var shape = Shapes.Broadcast(a.Shape, b.Shape, name);
+        var y = Tensor.Empty(shape, dtype, a.Device);
+        a.Device.Backend.Binary(op, a.BroadcastView(shape), b.BroadcastView(shape), y.View);
+        return Record(y, static () => new TF(), a, b);
+    }
+
+    /// <summary>ẏ from the two partial products; null tangents contribute nothing.</summary>
+    protected static Tensor Combine(Tensor y, Tensor? ta, Tensor? tb)
+    {
+        var t = ta is null ? tb! : tb is null ? ta : ta + tb;
+        return Shapes.Equal(t.Shape, y.Shape) ? t : t.Expand(y.Shape);
+    }
+
+    protected Tensor?[] Reduce(Tensor? da, Tensor? db) =>
+        [da?.SumTo(Inputs[0].Shape), db?.SumTo(Inputs[1].Shape)];
+}
+
+internal sealed class Add : BinaryFunction
+{
+    public override string Name => "Add";
+    public override BinaryOp Op => BinaryOp.Add;
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => Reduce(dy, dy);
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => Combine(y, dx[0], dx[1]);
+}
+
+internal sealed class Sub : BinaryFunction
+{
+    public override string Name => "Sub";
+    public override BinaryOp Op => BinaryOp.Sub;
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => Reduce(dy, Inputs[1].RequiresGrad ? -dy : null);
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => Combine(y, dx[0], dx[1] is { } d ? -d : null);
+}
+
+internal sealed class Mul : BinaryFunction
+{
+    public override string Name => "Mul";
+    public override BinaryOp Op => BinaryOp.Mul;
+
+    // y = a·b ⇒ ā = ȳ·b, b̄ = ȳ·a
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) =>
+        Reduce(Inputs[0].RequiresGrad ? dy * Inputs[1] : null, Inputs[1].RequiresGrad ? dy * Inputs[0] : null);
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) =>
+        Combine(y, dx[0] is { } da ? da * x[1] : null, dx[1] is { } db ? x[0] * db : null);
+}
+
+internal sealed class Div : BinaryFunction
+{
+    public override string Name => "Div";
+    public override BinaryOp Op => BinaryOp.Div;
+
+    // y = a/b ⇒ ā = ȳ/b, b̄ = −ȳ·a/b²
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) =>
+        Reduce(Inputs[0].RequiresGrad ? dy / Inputs[1] : null, Inputs[1].RequiresGrad ? -dy * Inputs[0] / Inputs[1].Square() : null);
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) =>
+        Combine(y, dx[0] is { } da ? da / x[1] : null, dx[1] is { } db ? -db * x[0] / x[1].Square() : null);
+}
+
+internal sealed class Pow : BinaryFunction
+{
+    public override string Name => "Pow";
+    public override BinaryOp Op => BinaryOp.Pow;
+
+    // y = aᵇ ⇒ ∂y/∂a = b·aᵇ⁻¹, ∂y/∂b = aᵇ·log a (taken as 0 where a = 0, as PyTorch does, so 0ᵇ stays differentiable in a)
+    private static Tensor DyDa(Tensor a, Tensor b) => b * a.Pow(b - 1);
+
+    private static Tensor DyDb(Tensor a, Tensor b) => Tensor.Where(a.Eq(0), Tensor.Scalar(0, a.DType), a.Pow(b) * a.Log());
+
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) =>
+        Reduce(Inputs[0].RequiresGrad ? dy * DyDa(Inputs[0], Inputs[1]) : null, Inputs[1].RequiresGrad ? dy * DyDb(Inputs[0], Inputs[1]) : null);
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) =>
+        Combine(y, dx[0] is { } da ? da * DyDa(x[0], x[1]) : null, dx[1] is { } db ? db * DyDb(x[0], x[1]) : null);
+}
+
+/// <summary>Elementwise max/min. Where the operands tie, each receives half the gradient, as in PyTorch.</summary>
+internal abstract class Extremum : BinaryFunction
+{
+    /// <summary>Weight of the first operand in the derivative: 1 where it wins, ½ on ties, 0 where it loses.</summary>
+    private Tensor WeightA(Tensor a, Tensor b)
+    {
+        var wins = Op == BinaryOp.Maximum ? a.Gt(b) : a.Lt(b);
+        return wins.To(a.DType) + 0.5 * a.Eq(b).To(a.DType);
+    }
+
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy)
+    {
+        var w = WeightA(Inputs[0], Inputs[1]);
+        return Reduce(Inputs[0].RequiresGrad ? dy * w : null, Inputs[1].RequiresGrad ? dy * (1 - w) : null);
+    }
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx)
+    {
+        var w = WeightA(x[0], x[1]);
+        return Combine(y, dx[0] is { } da ? da * w : null, dx[1] is { } db ? db * (1 - w) : null);
+    }
+}
+
+internal sealed class Maximum : Extremum
+{
+    public override string Name => "Maximum";
+    public override BinaryOp Op => BinaryOp.Maximum;
+}
+
+internal sealed class Minimum : Extremum
+{
+    public override string Name => "Minimum";
+    public override BinaryOp Op => BinaryOp.Minimum;
+}
+
+/// <summary>Comparisons: not differentiable, never recorded; they produce Bool tensors.</summary>
+internal static class Comparison
+{
+    public static Tensor Apply(BinaryOp op, Tensor a, Tensor b)
+    {
+        var name = op.ToString();
+        a.CheckSameDevice(b, name);
+        var dtype = DTypeExtensions.Promote(a.DType, b.DType);
+        if (a.DType != dtype) a = a.To(dtype);
+        if (b.DType != dtype) b = b.To(dtype);
+        var shape = Shapes.Broadcast(a.Shape, b.Shape, name);
+        var y = Tensor.Empty(shape, DType.Bool, a.Device);
+        a.Device.Backend.Binary(op, a.BroadcastView(shape), b.BroadcastView(shape), y.View);
+        return y;
+    }
+}

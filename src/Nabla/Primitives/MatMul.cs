@@ -1,0 +1,41 @@
+using Nabla.Autodiff;
+
+namespace Nabla.Primitives;
+
+/// <summary>
+/// Y = A·B for matrices or broadcast batches of matrices ([..., m, k]·[..., k, n]).
+/// Ā = Ȳ·Bᵀ and B̄ = Aᵀ·Ȳ, summed over broadcast batch dimensions; Ẏ = Ȧ·B + A·Ḃ.
+/// </summary>
+internal sealed class MatMul : Function
+{
+    public override string Name => "MatMul";
+
+    public static Tensor Apply(Tensor a, Tensor b)
+    {
+        a.CheckSameDevice(b, "MatMul");
+        int m = a.Shape[^2], k = a.Shape[^1], k2 = b.Shape[^2], n = b.Shape[^1];
+        if (k != k2)
+            throw new ArgumentException($"MatMul: cannot multiply {Tensor.ShapeString(a.Shape)} by {Tensor.ShapeString(b.Shape)}: inner dimensions {k} and {k2} differ");
+        if (a.DType != b.DType)
+            throw new ArgumentException($"MatMul: dtypes differ ({a.DType} and {b.DType}); convert one with To()");
+        var batch = Shapes.Broadcast(a.Shape[..^2], b.Shape[..^2], "MatMul");
+        int[] shapeA = [.. batch, m, k], shapeB = [.. batch, k, n], shapeY = [.. batch, m, n];
+        var y = Tensor.Empty(shapeY, a.DType, a.Device);
+        a.Device.Backend.MatMul(a.BroadcastView(shapeA), b.BroadcastView(shapeB), y.View);
+        return Record(y, static () => new MatMul(), a, b);
+    }
+
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy)
+    {
+        var (a, b) = (Inputs[0], Inputs[1]);
+        return [a.RequiresGrad ? Apply(dy, b.T).SumTo(a.Shape) : null, b.RequiresGrad ? Apply(a.T, dy).SumTo(b.Shape) : null];
+    }
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx)
+    {
+        Tensor? t1 = dx[0] is { } da ? Apply(da, x[1]) : null;
+        Tensor? t2 = dx[1] is { } db ? Apply(x[0], db) : null;
+        var t = t1 is null ? t2! : t2 is null ? t1 : t1 + t2;
+        return Shapes.Equal(t.Shape, y.Shape) ? t : t.Expand(y.Shape);
+    }
+}
