@@ -6,9 +6,15 @@ namespace Nabla.Autodiff;
 /// </summary>
 internal static class Backprop
 {
-    public static Gradients Run(Tensor output, Tensor seed, bool createGraph)
+    /// <summary>
+    /// Backpropagates <paramref name="seed"/> from <paramref name="output"/>. With <paramref name="stopAt"/>, those
+    /// tensors are treated as leaves even when they were computed: their gradients are returned and nothing flows
+    /// past them (<c>torch.autograd.grad</c> with explicit inputs).
+    /// </summary>
+    public static Gradients Run(Tensor output, Tensor seed, bool createGraph, IReadOnlyCollection<Tensor>? stopAt = null)
     {
-        var order = TopologicalOrder(output);
+        var stop = stopAt is null ? null : new HashSet<Tensor>(stopAt, ReferenceEqualityComparer.Instance);
+        var order = TopologicalOrder(output, stop);
         var cotangents = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [output] = seed };
         var leaves = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         using var scope = createGraph ? default : Autograd.NoGrad();
@@ -16,7 +22,7 @@ internal static class Backprop
         {
             Tensor y = order[i];
             if (!cotangents.Remove(y, out var dy)) continue;
-            if (y.Node is null)
+            if (y.Node is null || (stop is not null && stop.Contains(y)))
             {
                 leaves[y] = dy;
                 continue;
@@ -39,7 +45,7 @@ internal static class Backprop
     }
 
     /// <summary>Tensors that require gradients and lead to <paramref name="output"/>, inputs before outputs (iterative DFS: deep graphs must not overflow the stack).</summary>
-    private static List<Tensor> TopologicalOrder(Tensor output)
+    private static List<Tensor> TopologicalOrder(Tensor output, HashSet<Tensor>? stop = null)
     {
         var order = new List<Tensor>();
         var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
@@ -49,7 +55,7 @@ internal static class Backprop
         while (stack.Count > 0)
         {
             var (t, next) = stack.Pop();
-            var inputs = t.Node?.Inputs ?? [];
+            var inputs = stop is not null && stop.Contains(t) ? [] : t.Node?.Inputs ?? [];
             if (next < inputs.Length)
             {
                 stack.Push((t, next + 1));

@@ -17,7 +17,13 @@ public static class Checkpoint
         Tensor y;
         using (Autograd.NoGrad()) y = segment(inputs);
         y = y.Detach();
-        return Function.Record(y, () => new Segment(segment), inputs);
+        if (!GradMode.IsEnabled || inputs.Any(x => x.RequiresGrad || x.Tangent is not null))
+            return Function.Record(y, () => new Segment(segment), inputs);
+        // No input needs a gradient, but the segment may still read parameters from its closure: keep the node, so
+        // the backward pass recomputes the segment and reports any such parameter instead of silently dropping it.
+        y.Node = new Segment(segment) { Inputs = inputs };
+        y.RequiresGrad = true;
+        return y;
     }
 
     private sealed class Segment(Func<Tensor[], Tensor> segment) : Function
@@ -26,20 +32,21 @@ public static class Checkpoint
 
         internal override Tensor?[] Vjp(Tensor y, Tensor dy)
         {
-            // Leaves are reused as they are (parameters keep their identity); recorded inputs become fresh leaves.
-            var leaves = Inputs.Select(x => x.IsLeaf ? x : x.Detach().RequireGrad()).ToArray();
-            var recomputed = RecomputeWithGrad(leaves);
+            // When the outer pass records itself (createGraph), recording is on here too; keep it for the inner pass,
+            // so the gradients stay connected to the inputs for higher derivatives.
+            bool createGraph = GradMode.IsEnabled;
+            var recomputed = RecomputeWithGrad(Inputs);
             if (!recomputed.RequiresGrad) return new Tensor?[Inputs.Length];
-            var grads = recomputed.Backward(dy);
+            var grads = Backprop.Run(recomputed, dy, createGraph, stopAt: Inputs);
             foreach (var (t, _) in grads.All)
-                if (Array.IndexOf(leaves, t) < 0)
+                if (Array.IndexOf(Inputs, t) < 0)
                     throw new InvalidOperationException("Checkpoint: the segment depends on a tensor that requires gradients but was not passed as an input; pass it (e.g. the module's parameters) to Checkpoint.Run");
-            return leaves.Select((l, i) => Inputs[i].RequiresGrad ? grads[l] : null).ToArray();
+            return Inputs.Select(x => x.RequiresGrad ? grads[x] : null).ToArray();
         }
 
-        private Tensor RecomputeWithGrad(Tensor[] leaves)
+        /// <summary>Reruns the segment on the original inputs with recording on, even inside a NoGrad backward pass.</summary>
+        private Tensor RecomputeWithGrad(Tensor[] inputs)
         {
-            // The outer backward pass may be running under NoGrad; the recomputation must be recorded regardless.
             int depth = 0;
             while (!GradMode.IsEnabled)
             {
@@ -48,7 +55,7 @@ public static class Checkpoint
             }
             try
             {
-                return segment(leaves);
+                return segment(inputs);
             }
             finally
             {

@@ -20,7 +20,7 @@ public static class GradCheck
         var x0 = x.Detach().To(DType.Float64).ToArray<double>();
         var g = new double[x0.Length];
         for (int i = 0; i < x0.Length; i++) g[i] = Partial(v => f(v).Item(), x0, x.Shape, i, eps);
-        return Tensor.FromArray(g, x.Shape);
+        return Tensor.FromArray(g).Reshape(x.Shape);
     }
 
     /// <summary>J·v by central differences: (f(x + εv) − f(x − εv)) / 2ε.</summary>
@@ -36,9 +36,9 @@ public static class GradCheck
     {
         var p = (double[])x0.Clone();
         p[i] += eps;
-        double fp = f(Tensor.FromArray(p, shape));
+        double fp = f(Tensor.FromArray(p).Reshape(shape));
         p[i] -= 2 * eps;
-        double fm = f(Tensor.FromArray(p, shape));
+        double fm = f(Tensor.FromArray(p).Reshape(shape));
         return (fp - fm) / (2 * eps);
     }
 
@@ -60,7 +60,7 @@ public static class GradCheck
             for (int j = 0; j < x[k].Count; j++)
             {
                 // Column j of ∂y/∂x_k, numerically and by forward mode.
-                var basis = x.Select((xi, i) => i == k ? Tensor.FromArray(Unit(xi.Count, j), xi.Shape) : Tensor.ZerosLike(xi)).ToArray();
+                var basis = x.Select((xi, i) => i == k ? Tensor.FromArray(Unit(xi.Count, j)).Reshape(xi.Shape) : Tensor.ZerosLike(xi)).ToArray();
                 var numeric = NumericalJvp(f, x, basis, eps).Reshape(-1).ToArray<double>();
                 var forward = Autograd.Jvp(f, x, basis).Tangent.To(DType.Float64).Reshape(-1).ToArray<double>();
                 for (int o = 0; o < outputs; o++)
@@ -73,13 +73,13 @@ public static class GradCheck
             var leaves = x.Select(xi => xi.Detach().RequireGrad()).ToArray();
             var y = f(leaves);
             if (!y.RequiresGrad) continue;
-            var grads = y.Backward(Tensor.FromArray(Unit(outputs, o), y.Shape).To(y.DType));
+            var grads = y.Backward(Tensor.FromArray(Unit(outputs, o)).Reshape(y.Shape).To(y.DType));
             for (int k = 0; k < x.Length; k++)
             {
                 var g = grads.Of(leaves[k]).To(DType.Float64).Reshape(-1).ToArray<double>();
                 for (int j = 0; j < g.Length; j++)
                 {
-                    var basis = x.Select((xi, i) => i == k ? Tensor.FromArray(Unit(xi.Count, j), xi.Shape) : Tensor.ZerosLike(xi)).ToArray();
+                    var basis = x.Select((xi, i) => i == k ? Tensor.FromArray(Unit(xi.Count, j)).Reshape(xi.Shape) : Tensor.ZerosLike(xi)).ToArray();
                     double numeric = NumericalJvp(f, x, basis, eps).Reshape(-1).ToArray<double>()[o];
                     Track(ref maxVjp, ref worst, g[j], numeric, atol, rtol, $"VJP of output {o} w.r.t. input {k} element {j}");
                 }

@@ -67,6 +67,7 @@ public sealed partial class Tensor
         double h = steps > 1 ? (end - start) / (steps - 1) : 0;
         // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
         for (int i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + i * h : end - (steps - 1 - i) * h;
+        if (steps == 1) values[0] = start; // a single step is the start, as in PyTorch (the loop above would give end)
         return FromArray(values, steps).To(dtype).ToDevice(Or(device));
     }
 
@@ -80,15 +81,18 @@ public sealed partial class Tensor
     }
 
     /// <summary>Wraps a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
-    public static Tensor FromArray(float[] data, params int[] shape) => Wrap((float[])data.Clone(), DType.Float32, shape, "FromArray");
+    public static Tensor FromArray(float[] data, params int[] shape) => Wrap((float[])data.Clone(), DType.Float32, OneDimensional(shape, data.Length), "FromArray");
 
-    public static Tensor FromArray(double[] data, params int[] shape) => Wrap((double[])data.Clone(), DType.Float64, shape, "FromArray");
+    public static Tensor FromArray(double[] data, params int[] shape) => Wrap((double[])data.Clone(), DType.Float64, OneDimensional(shape, data.Length), "FromArray");
 
-    public static Tensor FromArray(long[] data, params int[] shape) => Wrap((long[])data.Clone(), DType.Int64, shape, "FromArray");
+    public static Tensor FromArray(long[] data, params int[] shape) => Wrap((long[])data.Clone(), DType.Int64, OneDimensional(shape, data.Length), "FromArray");
 
-    public static Tensor FromArray(int[] data, params int[] shape) => Wrap(Array.ConvertAll(data, v => (long)v), DType.Int64, shape, "FromArray");
+    public static Tensor FromArray(int[] data, params int[] shape) => Wrap(Array.ConvertAll(data, v => (long)v), DType.Int64, OneDimensional(shape, data.Length), "FromArray");
 
-    public static Tensor FromArray(bool[] data, params int[] shape) => Wrap(Array.ConvertAll(data, v => v ? (byte)1 : (byte)0), DType.Bool, shape, "FromArray");
+    public static Tensor FromArray(bool[] data, params int[] shape) => Wrap(Array.ConvertAll(data, v => v ? (byte)1 : (byte)0), DType.Bool, OneDimensional(shape, data.Length), "FromArray");
+
+    /// <summary>No shape given means a 1-D tensor of all the data (use <see cref="Scalar"/> for 0-D).</summary>
+    private static int[] OneDimensional(int[] shape, int length) => shape.Length == 0 ? [length] : shape;
 
     public static Tensor FromArray(float[,] data) => Wrap(Flatten(data), DType.Float32, [data.GetLength(0), data.GetLength(1)], "FromArray");
 
@@ -105,7 +109,7 @@ public sealed partial class Tensor
     /// <summary>Wraps <paramref name="data"/> without copying; the tensor owns it from now on.</summary>
     internal static Tensor Wrap(Array data, DType dtype, int[] shape, string op, Device? device = null)
     {
-        int[] s = shape.Length == 0 && data.Length != 1 ? [data.Length] : (int[])shape.Clone();
+        int[] s = (int[])shape.Clone();
         int n = CountOf(s, op);
         if (n != data.Length)
             throw new ArgumentException($"{op}: shape {ShapeString(s)} needs {n} elements but {data.Length} were given");

@@ -22,6 +22,7 @@ public sealed partial class Tensor
         int width = values.Length == 0 ? 0 : values.Max(v => format(v).Length);
         var sb = new StringBuilder("tensor(");
         if (Rank == 0) sb.Append(format(values[0]));
+        else if (Count == 0) sb.Append("[]"); // PyTorch prints any empty tensor as [] and adds size= for rank > 1
         else AppendDim(sb, values, 0, 0, v => format(v).PadLeft(width), summarize);
         if (Count == 0 && Rank > 1) sb.Append(", size=").Append(ShapeString(Shape).Replace('[', '(').Replace(']', ')'));
         if (DType is DType.Float64 || (DType is DType.Int64 && Count == 0) || (DType is DType.Bool && Count == 0))
@@ -43,7 +44,7 @@ public sealed partial class Tensor
         {
             if (skip && i == EdgeItems)
             {
-                sb.Append("...").Append(sep);
+                sb.Append(dim == Rank - 1 ? " ..." : "...").Append(sep); // PyTorch's 1-D filler is " ..."
                 i = n - EdgeItems;
             }
             if (dim == Rank - 1) sb.Append(format(values[offset + i]));
@@ -63,7 +64,7 @@ public sealed partial class Tensor
         bool integers = values.Where(double.IsFinite).All(v => v == Math.Round(v));
         if (integers)
         {
-            if (max > 1e8) return v => double.IsFinite(v) ? v.ToString("0.0000e+00", CultureInfo.InvariantCulture) : Special(v);
+            if (max > 1e8 || (min > 0 && max / min > 1000)) return v => double.IsFinite(v) ? v.ToString("0.0000e+00", CultureInfo.InvariantCulture) : Special(v);
             return v => double.IsFinite(v) ? v.ToString("0", CultureInfo.InvariantCulture) + "." : Special(v);
         }
         bool sci = max > 1e8 || (min > 0 && (min < 1e-4 || max / min > 1000));

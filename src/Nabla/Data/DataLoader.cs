@@ -1,0 +1,62 @@
+using System.Collections;
+
+namespace Nabla.Data;
+
+/// <summary>How a loader picks the examples of each batch (002 §8.4).</summary>
+public enum Sampling
+{
+    /// <summary>In order, every example once per epoch (evaluation).</summary>
+    Sequential,
+    /// <summary>A fresh random permutation each epoch, cut into disjoint batches: every example used exactly once per epoch.</summary>
+    Shuffle,
+    /// <summary>Each batch drawn independently and uniformly with replacement; an epoch is ⌈N/B⌉ such batches (002 eq 8.12).</summary>
+    WithReplacement,
+}
+
+/// <summary>
+/// Iterates a dataset in mini-batches. Enumerating it once is one epoch; the random order comes from the explicit
+/// generator, so a seed (and the generator's saved state, on resume) fixes every batch.
+/// </summary>
+public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
+{
+    public DataLoader(IDataset dataset, int batchSize, Sampling sampling = Sampling.Shuffle, bool dropLast = false, Generator? generator = null)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "DataLoader: batch size must be positive");
+        if (sampling != Sampling.Sequential && generator is null)
+            throw new ArgumentException($"DataLoader: {sampling} sampling needs a generator");
+        (Dataset, BatchSize, Sampling, DropLast, Generator) = (dataset, batchSize, sampling, dropLast, generator);
+    }
+
+    public IDataset Dataset { get; }
+    public int BatchSize { get; }
+    public Sampling Sampling { get; }
+    public bool DropLast { get; }
+    public Generator? Generator { get; }
+
+    /// <summary>Batches per epoch: ⌈N/B⌉, or ⌊N/B⌋ when dropping the last partial batch.</summary>
+    public int BatchCount => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>The example indices of each batch of the next epoch (draws from the generator).</summary>
+    public IEnumerable<int[]> BatchIndices()
+    {
+        int n = Dataset.Count;
+        int[] order = Sampling switch
+        {
+            Sampling.Shuffle => Generator!.Permutation(n),
+            Sampling.WithReplacement => Enumerable.Range(0, n).Select(_ => Generator!.NextInt(n)).ToArray(),
+            _ => Enumerable.Range(0, n).ToArray(),
+        };
+        for (int b = 0; b < BatchCount; b++)
+        {
+            int start = b * BatchSize;
+            yield return order[start..Math.Min(start + BatchSize, n)];
+        }
+    }
+
+    public IEnumerator<(Tensor X, Tensor Y)> GetEnumerator()
+    {
+        foreach (var indices in BatchIndices()) yield return Dataset.GetBatch(indices);
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}

@@ -1,0 +1,25 @@
+using Nabla.Kernels;
+
+namespace Nabla;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Overwrites this tensor's elements with <paramref name="source"/>'s (same shape; dtype converted). Not recorded:
+    /// this is how optimizers and checkpoint loading update parameters.
+    /// </summary>
+    public void CopyFrom(Tensor source)
+    {
+        if (!Shapes.Equal(source.Shape, Shape))
+            throw new ArgumentException($"CopyFrom: source shape {ShapeString(source.Shape)} differs from {ShapeString(Shape)}");
+        Device.Backend.Copy(source.View, View);
+    }
+
+    /// <summary>The dense elements of a contiguous CPU tensor, for kernels that update parameters in place (optimizers).</summary>
+    internal Span<T> AsSpan<T>() where T : unmanaged
+    {
+        if (!IsContiguous) throw new InvalidOperationException("AsSpan: tensor is not contiguous");
+        var data = (Storage as CpuStorage<T>)?.Data ?? throw new InvalidOperationException($"AsSpan<{typeof(T).Name}>: tensor holds {DType} on {Device}");
+        return data.AsSpan(Layout.Offset, Count);
+    }
+}
