@@ -152,6 +152,13 @@ def build_ops():
     case("div_row_broadcast", "div", torch.div, [r.randn(3, 4), r.uniform(0.5, 2.0, 4)])
     case("pow_tensor_tensor", "pow", torch.pow, [r.uniform(0.2, 2.5, 3, 4), r.uniform(-2.0, 3.0, 3, 4)])
     case("pow_broadcast", "pow", torch.pow, [r.uniform(0.5, 2.0, 2, 1, 3), r.uniform(-1.5, 2.5, 4, 1)])
+    # zero bases: PyTorch defines d/da aᵇ = 0 where b = 0, and d/db aᵇ = 0 where a = 0 (and b >= 0)
+    case("pow_zero_base", "pow", torch.pow,
+         [f32(torch.tensor([0.0, 0.0, 0.0, 0.0, 1.5, 0.5, 2.0, 0.0])),
+          f32(torch.tensor([0.0, 1.0, 2.0, 3.5, 0.0, 2.0, -1.0, 1.5]))])
+    x = r.randn(2, 3)
+    x[0, 1] = 0.0
+    case("pow_scalar_zero_exponent", "pow_scalar", lambda t: torch.pow(t, 0.0), [x], {"exponent": 0.0})
     case("pow_scalar_cube_negative_base", "pow_scalar", lambda x: torch.pow(x, 3.0), [r.randn(3, 4)],
          {"exponent": 3.0})
     case("pow_scalar_square", "pow_scalar", lambda x: torch.pow(x, 2.0), [r.randn(3, 4)], {"exponent": 2.0})

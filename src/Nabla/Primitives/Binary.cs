@@ -84,8 +84,9 @@ internal sealed class Pow : BinaryFunction
     public override string Name => "Pow";
     public override BinaryOp Op => BinaryOp.Pow;
 
-    // y = aᵇ ⇒ ∂y/∂a = b·aᵇ⁻¹, ∂y/∂b = aᵇ·log a (taken as 0 where a = 0, as PyTorch does, so 0ᵇ stays differentiable in a)
-    private static Tensor DyDa(Tensor a, Tensor b) => b * a.Pow(b - 1);
+    // y = aᵇ ⇒ ∂y/∂a = b·aᵇ⁻¹ (taken as 0 where b = 0, as PyTorch does, so a⁰ at a = 0 gives 0 rather than 0·∞ = NaN),
+    // ∂y/∂b = aᵇ·log a (taken as 0 where a = 0, as PyTorch does, so 0ᵇ stays differentiable in a)
+    private static Tensor DyDa(Tensor a, Tensor b) => Tensor.Where(b.Eq(0), Tensor.Scalar(0, a.DType), b * a.Pow(b - 1));
 
     private static Tensor DyDb(Tensor a, Tensor b) => Tensor.Where(a.Eq(0), Tensor.Scalar(0, a.DType), a.Pow(b) * a.Log());
 

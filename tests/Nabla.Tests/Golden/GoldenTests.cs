@@ -114,6 +114,14 @@ public class GoldenTests
         ["index_select"] = (x, p) => x[0].IndexSelect(Int(p, "axis"), x[1]),
         ["one_hot"] = (x, p) => x[0].OneHot(Int(p, "classes")),
 
+        // ops on non-contiguous views (exercise the strided kernel paths)
+        ["transpose_sum"] = (x, p) => x[0].Transpose(Int(p, "dim0"), Int(p, "dim1")).Sum(Axes(p), Bool(p, "keepdim")),
+        ["transpose_amax"] = (x, p) => x[0].Transpose(Int(p, "dim0"), Int(p, "dim1")).Max(Axes(p), Bool(p, "keepdim")),
+        ["transpose_softmax"] = (x, p) => x[0].Transpose(Int(p, "dim0"), Int(p, "dim1")).Softmax(Int(p, "axis")),
+        ["slice_exp"] = (x, p) => x[0].Slice(Int(p, "axis"), Int(p, "start"), Int(p, "end"), Int(p, "step")).Exp(),
+        ["transpose_add"] = (x, _) => x[0].T + x[1],
+        ["cat_transposed"] = (x, p) => Tensor.Cat([x[0].T, x[1]], Int(p, "axis")),
+
         // small compositions
         ["mse"] = (x, _) => (x[0] - x[1]).Square().Mean(),
         ["softplus_by_hand"] = (x, _) => x[0].Exp().Log1p(),
