@@ -65,6 +65,6 @@ public sealed class LogSoftmax(int dim = -1) : Module
 /// <summary>Elementwise functions that several modules and losses share.</summary>
 public static class Functional
 {
-    /// <summary>ln(1 + eˣ) = max(x, 0) + log1p(e^−|x|).</summary>
-    public static Tensor Softplus(Tensor x) => x.Relu() + (-x.Abs()).Exp().Log1p();
+    /// <summary>ln(1 + eˣ) = max(x, 0) + log1p(e^−|x|); Maximum's tie at x = 0 passes half the gradient, so softplus′(0) = σ(0) = ½ as PyTorch (Relu would give 0).</summary>
+    public static Tensor Softplus(Tensor x) => x.Maximum(Tensor.Scalar(0, x.DType, x.Device)) + (-x.Abs()).Exp().Log1p();
 }

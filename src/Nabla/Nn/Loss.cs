@@ -90,6 +90,9 @@ public static class Loss
         return Reduce(perExample, reduction);
     }
 
+    /// <summary>Mean cross-entropy with the signature of a training loss (output, target), for <c>Trainer</c>.</summary>
+    public static Tensor CrossEntropyLoss(Tensor logits, Tensor target) => CrossEntropy(logits, target);
+
     /// <summary>L2 regularization λ Σ‖w‖² over the given parameters (002 eq 7.12's λ‖w‖²).</summary>
     public static Tensor L2(IEnumerable<Tensor> parameters, double lambda)
     {
