@@ -1,20 +1,19 @@
-using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Nabla.Kernels.Cpu;
 
 /// <summary>
 /// 2-D convolution (PyTorch's <c>Conv2d</c>: cross-correlation, zero padding, stride, dilation, groups) on contiguous
-/// NCHW arrays, by im2col + <see cref="Gemm"/>. Shapes: x [N, C, H, W], w [O, C/groups, KH, KW], bias [O],
-/// y [N, O, OH, OW]. Every method overwrites its output.
+/// NCHW arrays. Shapes: x [N, C, H, W], w [O, C/groups, KH, KW], bias [O], y [N, O, OH, OW]; each array starts at its
+/// offset. Every method overwrites its output.
 /// </summary>
 /// <remarks>
-/// One work item is one (image, group) pair: its im2col matrix col has Cg·KH·KW rows, one per (c, kh, kw), and OH·OW
-/// columns, one per output pixel, so that the group's slice of y (Og × OH·OW) is the group's weights (Og × Cg·KH·KW)
-/// times col. Items are split into one contiguous chunk per thread; each chunk rents one col buffer from
-/// <see cref="ArrayPool{T}"/>, so steady-state training touches no fresh memory. Only when there are fewer items than
-/// threads do the GEMMs themselves get more than one thread.
+/// This class checks arguments (the kernels index with raw pointers) and picks an algorithm per call:
+/// <see cref="DirectConvolution"/> (AVX-512, vectorised along output rows, no im2col matrix) for the usual layers with
+/// horizontal stride 1, else <see cref="Im2ColConvolution"/>, which handles every geometry on every CPU. Neither
+/// allocates per call beyond small bookkeeping: scratch comes from <see cref="System.Buffers.ArrayPool{T}"/>.
 /// </remarks>
 internal static class Convolution
 {
@@ -23,44 +22,12 @@ internal static class Convolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
-        var s = new Sizes(g);
-        var (outer, inner) = Split(g.Batch * g.Groups, threads);
-        CpuParallel.For(outer, outer, chunk =>
-        {
-            T[]? col = s.Pointwise ? null : ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane);
-            try
-            {
-                for (int item = ChunkStart(chunk, outer, s.Items); item < ChunkStart(chunk + 1, outer, s.Items); item++)
-                {
-                    int n = item / g.Groups, grp = item % g.Groups;
-                    int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                    int yPos = yOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                    int wPos = wOff + grp * s.Og * s.ColRows;
-                    // y[n, group] (Og × OH·OW) = w[group] (Og × Cg·KH·KW) · col (Cg·KH·KW × OH·OW).
-                    if (col is null)
-                    {
-                        MatMul(false, false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows, x, xPos, s.InPlane, false, y, yPos, s.OutPlane, inner);
-                    }
-                    else
-                    {
-                        Im2Col(s, x.AsSpan(xPos, s.Cg * s.InPlane), col);
-                        MatMul(false, false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows, col, 0, s.OutPlane, false, y, yPos, s.OutPlane, inner);
-                    }
-                    if (bias is not null)
-                    {
-                        for (int o = 0; o < s.Og; o++)
-                        {
-                            Span<T> plane = y.AsSpan(yPos + o * s.OutPlane, s.OutPlane);
-                            TensorPrimitives.Add(plane, bias[biasOff + grp * s.Og + o], plane);
-                        }
-                    }
-                }
-            }
-            finally
-            {
-                if (col is not null) ArrayPool<T>.Shared.Return(col);
-            }
-        });
+        CheckInput(g, x, xOff, "x");
+        CheckWeight(g, w, wOff, "w");
+        if (bias is not null) CheckLength(bias, biasOff, g.OutChannels, "bias");
+        CheckOutput(g, y, yOff, "y");
+        if (PreferDirect<T>(g)) DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
+        else Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
     }
 
     /// <summary>dx = ∂⟨conv(x, w), dy⟩/∂x: the transpose of <see cref="Forward{T}"/> in x.</summary>
@@ -68,95 +35,25 @@ internal static class Convolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
-        var s = new Sizes(g);
-        var (outer, inner) = Split(g.Batch * g.Groups, threads);
-        CpuParallel.For(outer, outer, chunk =>
-        {
-            T[]? col = s.Pointwise ? null : ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane);
-            try
-            {
-                for (int item = ChunkStart(chunk, outer, s.Items); item < ChunkStart(chunk + 1, outer, s.Items); item++)
-                {
-                    int n = item / g.Groups, grp = item % g.Groups;
-                    int dxPos = dxOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                    int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                    int wPos = wOff + grp * s.Og * s.ColRows;
-                    // dcol (Cg·KH·KW × OH·OW) = w[group]ᵀ · dy[n, group]; col2im then sums each entry back into the
-                    // input pixel it was copied from. A pointwise conv's col is the input itself, so dcol is dx.
-                    if (col is null)
-                    {
-                        MatMul(true, false, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows, dy, dyPos, s.OutPlane, false, dx, dxPos, s.InPlane, inner);
-                    }
-                    else
-                    {
-                        MatMul(true, false, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows, dy, dyPos, s.OutPlane, false, col, 0, s.OutPlane, inner);
-                        Col2Im(s, col, dx.AsSpan(dxPos, s.Cg * s.InPlane));
-                    }
-                }
-            }
-            finally
-            {
-                if (col is not null) ArrayPool<T>.Shared.Return(col);
-            }
-        });
+        CheckOutput(g, dy, dyOff, "dy");
+        CheckWeight(g, w, wOff, "w");
+        CheckInput(g, dx, dxOff, "dx");
+        // The direct input gradient is a forward pass over the transposed geometry, so that is the one to judge.
+        if (DirectConvolution.AcceptsBackwardInput(g) && PreferDirect<T>(DirectConvolution.Transposed(g)))
+            DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
+        else Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
     }
 
-    /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w = Σₙ dy[n, group] · col(x[n, group])ᵀ per group.</summary>
-    /// <remarks>
-    /// The sum over images is split into one batch chunk per thread. The first chunk accumulates straight into dw, the
-    /// others into rented partial buffers that are added in at the end, so the result does not depend on scheduling.
-    /// </remarks>
+    /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w.</summary>
     public static void BackwardWeight<T>(ConvGeometry g, T[] x, int xOff, T[] dy, int dyOff, T[] dw, int dwOff, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
-        var s = new Sizes(g);
-        int weightSize = g.OutChannels * s.ColRows;
-        var (outer, inner) = Split(g.Batch, threads);
-        var partials = new T[outer - 1][];
-        for (int i = 0; i < partials.Length; i++) partials[i] = ArrayPool<T>.Shared.Rent(weightSize);
-        try
-        {
-            CpuParallel.For(outer, outer, chunk =>
-            {
-                T[] target = chunk == 0 ? dw : partials[chunk - 1];
-                int targetOff = chunk == 0 ? dwOff : 0;
-                int first = ChunkStart(chunk, outer, g.Batch), end = ChunkStart(chunk + 1, outer, g.Batch);
-                T[]? col = s.Pointwise ? null : ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane);
-                try
-                {
-                    for (int n = first; n < end; n++)
-                    {
-                        for (int grp = 0; grp < g.Groups; grp++)
-                        {
-                            int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                            int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                            int tPos = targetOff + grp * s.Og * s.ColRows;
-                            // dw[group] (Og × Cg·KH·KW) += dy[n, group] (Og × OH·OW) · colᵀ (OH·OW × Cg·KH·KW).
-                            if (col is null)
-                            {
-                                MatMul(false, true, s.Og, s.ColRows, s.OutPlane, dy, dyPos, s.OutPlane, x, xPos, s.InPlane, n != first, target, tPos, s.ColRows, inner);
-                            }
-                            else
-                            {
-                                Im2Col(s, x.AsSpan(xPos, s.Cg * s.InPlane), col);
-                                MatMul(false, true, s.Og, s.ColRows, s.OutPlane, dy, dyPos, s.OutPlane, col, 0, s.OutPlane, n != first, target, tPos, s.ColRows, inner);
-                            }
-                        }
-                    }
-                }
-                finally
-                {
-                    if (col is not null) ArrayPool<T>.Shared.Return(col);
-                }
-            });
-            Span<T> result = dw.AsSpan(dwOff, weightSize);
-            foreach (T[] partial in partials) TensorPrimitives.Add(result, partial.AsSpan(0, weightSize), result);
-        }
-        finally
-        {
-            foreach (T[] partial in partials) ArrayPool<T>.Shared.Return(partial);
-        }
+        CheckInput(g, x, xOff, "x");
+        CheckOutput(g, dy, dyOff, "dy");
+        CheckWeight(g, dw, dwOff, "dw");
+        if (PreferDirect<T>(g)) DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
+        else Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
     }
 
     /// <summary>db[o] = Σ_{n, oh, ow} dy[n, o, oh, ow]: the bias gradient.</summary>
@@ -164,6 +61,8 @@ internal static class Convolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
+        CheckOutput(g, dy, dyOff, "dy");
+        CheckLength(db, dbOff, g.OutChannels, "db");
         int outPlane = g.OutHeight * g.OutWidth;
         var (outer, _) = Split(g.OutChannels, threads);
         CpuParallel.For(outer, outer, chunk =>
@@ -178,163 +77,43 @@ internal static class Convolution
         });
     }
 
-    /// <summary>The derived sizes every kernel needs, computed once per call rather than per row.</summary>
-    private readonly struct Sizes
-    {
-        public readonly int Items, Cg, Og, Height, Width, InPlane, OutHeight, OutWidth, OutPlane, ColRows;
-        public readonly int KernelH, KernelW, StrideH, StrideW, PadH, PadW, DilationH, DilationW;
-
-        /// <summary>A 1×1, stride-1, unpadded conv: its col matrix is the input plane stack itself, so im2col is skipped.</summary>
-        public readonly bool Pointwise;
-
-        public Sizes(in ConvGeometry g)
-        {
-            Items = g.Batch * g.Groups;
-            Cg = g.GroupInChannels;
-            Og = g.GroupOutChannels;
-            Height = g.Height;
-            Width = g.Width;
-            InPlane = g.Height * g.Width;
-            OutHeight = g.OutHeight;
-            OutWidth = g.OutWidth;
-            OutPlane = OutHeight * OutWidth;
-            ColRows = Cg * g.KernelH * g.KernelW;
-            KernelH = g.KernelH;
-            KernelW = g.KernelW;
-            StrideH = g.StrideH;
-            StrideW = g.StrideW;
-            PadH = g.PadH;
-            PadW = g.PadW;
-            DilationH = g.DilationH;
-            DilationW = g.DilationW;
-            Pointwise = g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0;
-        }
-    }
-
     /// <summary>
-    /// col[(c·KH + kh)·KW + kw, oh·OW + ow] = x[c, oh·sH − pH + kh·dH, ow·sW − pW + kw·dW], or 0 where that position
-    /// falls in the padding. <paramref name="x"/> holds the group's Cg input planes.
+    /// Whether <see cref="DirectConvolution"/> should run <paramref name="g"/> (forward, or weight gradient). Its tiles
+    /// span whole vectors of output columns and 6 or 8 output channels, so below half a vector of columns, or fewer than
+    /// 4 channels per group (depthwise layers, the input gradient of an RGB layer), most of each tile is wasted and
+    /// im2col does better.
     /// </summary>
-    private static void Im2Col<T>(in Sizes s, ReadOnlySpan<T> x, Span<T> col)
+    private static bool PreferDirect<T>(in ConvGeometry g)
         where T : unmanaged
-    {
-        int row = 0;
-        for (int c = 0; c < s.Cg; c++)
-        {
-            ReadOnlySpan<T> plane = x.Slice(c * s.InPlane, s.InPlane);
-            for (int kh = 0; kh < s.KernelH; kh++)
-            {
-                for (int kw = 0; kw < s.KernelW; kw++, row++)
-                {
-                    Span<T> dst = col.Slice(row * s.OutPlane, s.OutPlane);
-                    int shiftW = kw * s.DilationW - s.PadW; // iw = ow·sW + shiftW
-                    var (lo, hi) = InsideColumns(shiftW, s.StrideW, s.Width, s.OutWidth);
-                    for (int oh = 0; oh < s.OutHeight; oh++)
-                    {
-                        Span<T> d = dst.Slice(oh * s.OutWidth, s.OutWidth);
-                        int ih = oh * s.StrideH - s.PadH + kh * s.DilationH;
-                        if ((uint)ih >= (uint)s.Height)
-                        {
-                            d.Clear();
-                            continue;
-                        }
-                        d[..lo].Clear();
-                        d[hi..].Clear();
-                        ReadOnlySpan<T> src = plane.Slice(ih * s.Width, s.Width);
-                        if (s.StrideW == 1)
-                        {
-                            src.Slice(lo + shiftW, hi - lo).CopyTo(d[lo..hi]);
-                        }
-                        else
-                        {
-                            for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s.StrideW + shiftW];
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// The adjoint of <see cref="Im2Col{T}"/>: zeroes the group's Cg input planes <paramref name="dx"/>, then adds every
-    /// col entry into the input pixel it was read from (pixels under several kernel taps accumulate; padding is dropped).
-    /// </summary>
-    private static void Col2Im<T>(in Sizes s, ReadOnlySpan<T> col, Span<T> dx)
-        where T : unmanaged, INumberBase<T>
-    {
-        dx.Clear();
-        int row = 0;
-        for (int c = 0; c < s.Cg; c++)
-        {
-            Span<T> plane = dx.Slice(c * s.InPlane, s.InPlane);
-            for (int kh = 0; kh < s.KernelH; kh++)
-            {
-                for (int kw = 0; kw < s.KernelW; kw++, row++)
-                {
-                    ReadOnlySpan<T> srcRow = col.Slice(row * s.OutPlane, s.OutPlane);
-                    int shiftW = kw * s.DilationW - s.PadW;
-                    var (lo, hi) = InsideColumns(shiftW, s.StrideW, s.Width, s.OutWidth);
-                    for (int oh = 0; oh < s.OutHeight; oh++)
-                    {
-                        int ih = oh * s.StrideH - s.PadH + kh * s.DilationH;
-                        if ((uint)ih >= (uint)s.Height) continue;
-                        ReadOnlySpan<T> src = srcRow.Slice(oh * s.OutWidth, s.OutWidth);
-                        Span<T> d = plane.Slice(ih * s.Width, s.Width);
-                        if (s.StrideW == 1)
-                        {
-                            Span<T> seg = d.Slice(lo + shiftW, hi - lo);
-                            TensorPrimitives.Add(seg, src[lo..hi], seg);
-                        }
-                        else
-                        {
-                            for (int ow = lo; ow < hi; ow++) d[ow * s.StrideW + shiftW] += src[ow];
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>The output columns [lo, hi) whose input column ow·stride + shift lies inside [0, width).</summary>
-    private static (int Lo, int Hi) InsideColumns(int shift, int stride, int width, int outWidth)
-    {
-        int lo = shift >= 0 ? 0 : Math.Min(outWidth, (-shift + stride - 1) / stride);
-        int hi = width - 1 - shift < 0 ? 0 : Math.Min(outWidth, (width - 1 - shift) / stride + 1);
-        return (lo, Math.Max(lo, hi));
-    }
+        => DirectConvolution.IsAvailable<T>() && DirectConvolution.Accepts(g)
+        && 2 * g.OutWidth >= Vector512<T>.Count && g.GroupOutChannels >= 4;
 
     /// <summary>
     /// Splits <paramref name="items"/> independent work items over the thread budget: <c>Outer</c> chunks run in
     /// parallel, and when there are fewer items than threads the spare threads go to each GEMM (<c>Inner</c>).
     /// </summary>
-    private static (int Outer, int Inner) Split(int items, int threads)
+    internal static (int Outer, int Inner) Split(int items, int threads)
     {
         int outer = Math.Max(1, Math.Min(items, threads));
         return (outer, Math.Max(1, threads / outer));
     }
 
     /// <summary>First item of chunk <paramref name="chunk"/> when <paramref name="items"/> are cut into <paramref name="chunks"/> near-equal runs.</summary>
-    private static int ChunkStart(int chunk, int chunks, int items) => (int)((long)chunk * items / chunks);
+    internal static int ChunkStart(int chunk, int chunks, int items) => (int)((long)chunk * items / chunks);
 
-    /// <summary>C = op(A)·op(B) (+ C when <paramref name="accumulate"/>), dispatched to the float or double <see cref="Gemm"/>.</summary>
-    private static void MatMul<T>(bool transA, bool transB, int m, int n, int k, T[] a, int aOff, int lda, T[] b, int bOff, int ldb,
-        bool accumulate, T[] c, int cOff, int ldc, int threads)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    // The direct kernels index with raw pointers, so a short array must be caught here rather than by a bounds check.
+    private static void CheckInput<T>(in ConvGeometry g, T[] a, int offset, string name) =>
+        CheckLength(a, offset, (long)g.Batch * g.InChannels * g.Height * g.Width, name);
+
+    private static void CheckWeight<T>(in ConvGeometry g, T[] a, int offset, string name) =>
+        CheckLength(a, offset, (long)g.OutChannels * g.GroupInChannels * g.KernelH * g.KernelW, name);
+
+    private static void CheckOutput<T>(in ConvGeometry g, T[] a, int offset, string name) =>
+        CheckLength(a, offset, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, name);
+
+    private static void CheckLength<T>(T[] a, int offset, long needed, string name)
     {
-        // The JIT compiles one body per value type T, so only the matching branch survives.
-        if (typeof(T) == typeof(float))
-        {
-            Gemm.Multiply(transA, transB, m, n, k, 1f, (float[])(object)a, aOff, lda, (float[])(object)b, bOff, ldb,
-                accumulate ? 1f : 0f, (float[])(object)c, cOff, ldc, threads);
-        }
-        else if (typeof(T) == typeof(double))
-        {
-            Gemm.Multiply(transA, transB, m, n, k, 1.0, (double[])(object)a, aOff, lda, (double[])(object)b, bOff, ldb,
-                accumulate ? 1.0 : 0.0, (double[])(object)c, cOff, ldc, threads);
-        }
-        else
-        {
-            throw new NotSupportedException($"Conv2d is implemented for float and double, not {typeof(T).Name}.");
-        }
+        if (offset < 0 || offset + needed > a.Length)
+            throw new ArgumentException($"Conv2d: {name} needs {needed} elements from offset {offset}, but its array holds {a.Length}.");
     }
 }

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Nabla.Kernels.Cpu;
 
@@ -19,10 +21,14 @@ namespace Nabla.Kernels.Cpu;
 /// </para>
 /// <para>
 /// Blocking (sizes in elements; float numbers in brackets, double is the same count at twice the bytes):
-/// the depth is cut into blocks of kc ≤ <see cref="KC"/> so that one packed B micro-panel, kc×NR
-/// [256×32×4 B = 32 KB], stays in the 48 KB L1 while the micro-kernel walks down a packed A block; the A block,
-/// mc×kc with mc ≤ <see cref="MC"/> [144×256×4 B = 144 KB], stays in the 1 MB L2 while every B panel of the
-/// block row streams past it; the whole packed B, k×nc [at most <see cref="PackedBLimit"/>: 8 MB], lives in L3.
+/// the depth is cut into blocks of kc ≤ <see cref="KcBytes"/>/sizeof(T) [512]; the A block, mc×kc with
+/// mc ≤ <see cref="MC"/> [288×512×4 B = 576 KB], stays in the 1 MB L2 while every B micro-panel, kc×NR
+/// [512×32×4 B = 64 KB], streams past it, each B micro-panel being reused by mc/MR = 36 micro-kernel calls
+/// from L1/L2; the A micro-panel, kc×MR [16 KB], stays in L1 for one call. The whole packed B, k×nc
+/// [at most <see cref="PackedBLimit"/> elements: 8 MB], lives in L3. Measured on Zen 5 (48 KB L1, 1 MB L2):
+/// kc = 512, mc = 288 beat kc = 256, mc = 144 by ~15% with two threads and ~3% with one, even though the
+/// B micro-panel then exceeds L1: L2 bandwidth is ample for one 128-byte B row per 16 FMAs, and fewer depth
+/// blocks mean fewer passes of C through the cache.
 /// </para>
 /// <para>
 /// Threads share the packed B (packed in parallel, one pass) and split C into blocks of rows, or of columns when
@@ -33,27 +39,35 @@ namespace Nabla.Kernels.Cpu;
 /// row updates (C row += a·B row) when B rows are contiguous, dot products when op(B) is transposed.
 /// </para>
 /// <para>
-/// Micro-kernel choice is fixed when the JIT compiles: Vector512 (12×32 floats, 24 of 32 zmm registers hold
-/// C) when Vector512 is accelerated, else Vector256 (6×16 floats, 12 of 16 ymm registers), else the direct path,
+/// Micro-kernel choice is fixed when the JIT compiles: Vector512 (8×32 floats, 16 zmm registers hold C)
+/// when Vector512 is accelerated, else Vector256 (6×16 floats, 12 of 16 ymm registers), else the direct path,
 /// which uses Vector&lt;T&gt; and falls back to scalar code when no SIMD is accelerated.
 /// </para>
 /// </remarks>
 internal static unsafe class Gemm
 {
-    /// <summary>Largest depth block: a kc×NR micro-panel of B must stay in L1.</summary>
-    private const int KC = 256;
+    /// <summary>Largest depth block, in bytes of one packed row of depth: 512 floats or 256 doubles.</summary>
+    private const int KcBytes = 2048;
 
     /// <summary>Largest row block of A packed at once (a multiple of both kernels' MR): mc×kc must stay in L2.</summary>
-    private const int MC = 144;
+    private const int MC = 288;
+    private static readonly bool Rows1 = Environment.GetEnvironmentVariable("ROWS1") == "1";
+    private static readonly int MT = int.Parse(Environment.GetEnvironmentVariable("MT") ?? "4");
 
     /// <summary>Most elements of B packed at once (k×nc); wider B is done in several column blocks.</summary>
     private const int PackedBLimit = 1 << 21;
 
     /// <summary>Below this many multiply-adds (m·n·k) packing costs more than it saves.</summary>
-    private const long DirectWorkLimit = 32 * 1024;
+    private const long DirectWorkLimit = 4 * 1024;
 
-    /// <summary>Below this many multiply-adds a second thread costs more to wake than it saves.</summary>
-    private const long ParallelWorkLimit = 64 * 1024;
+    /// <summary>
+    /// Below this many multiply-adds (≈ 100³, 5 µs on one core) a second thread costs more than it saves: besides the
+    /// dispatch (1–2 µs) the helper starts with cold caches and must pull the packed B from the other core.
+    /// </summary>
+    private const long ParallelWorkLimit = 1 << 20;
+
+    /// <summary>The same for the direct path, which streams B once and so gains from a second core sooner.</summary>
+    private const long DirectParallelWorkLimit = 1 << 18;
 
     /// <summary>
     /// C = alpha·op(A)·op(B) + beta·C, row-major. op(A) is m×k: element (i,p) is a[aOffset + i*lda + p], or a[aOffset + p*lda + i] when transA.
@@ -96,7 +110,7 @@ internal static unsafe class Gemm
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta);
-            bool direct = m <= 4 || (long)m * n * k < DirectWorkLimit;
+            bool direct = m <= MT || (long)m * n * k < DirectWorkLimit;
             if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads);
             else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads);
             else Direct(p, threads);
@@ -173,13 +187,15 @@ internal static unsafe class Gemm
         static abstract void Run(nint kc, T* a, T* b, T* c, nint ldc, T alpha, T beta);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Packed<T, TKernel>(Problem<T> p, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        // Cut k into equal blocks rather than KC-sized blocks plus a thin remainder (k = 784 → 4×196, not 3×256 + 16).
-        int kc = CeilDiv(p.K, CeilDiv(p.K, KC));
+        // Cut k into equal blocks rather than full blocks plus a thin remainder (k = 784 → 2×392, not 512 + 272).
+        int kcMax = KcBytes / sizeof(T);
+        int kc = CeilDiv(p.K, CeilDiv(p.K, kcMax));
         // Column blocks of B, each packed whole: k×nc ≤ PackedBLimit.
         int ncMax = Math.Max(nr, PackedBLimit / p.K / nr * nr);
         int nc = RoundUp(CeilDiv(p.N, CeilDiv(p.N, ncMax)), nr);
@@ -193,19 +209,6 @@ internal static unsafe class Gemm
             int ncur = Math.Min(nc, p.N - jc);
             int nPanels = CeilDiv(ncur, nr);
 
-            // Pack B[0..k, jc..jc+ncur] as nPanels panels of k×NR; panel s starts at packedB + s·k·NR.
-            int packTasks = parallel ? Math.Min(threads, nPanels) : 1;
-            var bBase = (nint)packedB;
-            CpuParallel.For(packTasks, packTasks, t =>
-            {
-                int s0 = t * nPanels / packTasks, s1 = (t + 1) * nPanels / packTasks;
-                for (int s = s0; s < s1; s++)
-                {
-                    int j = jc + s * nr;
-                    PackPanel(p.B.At(0, j), p.B.Col, p.B.Row, Math.Min(nr, p.N - j), nr, p.K, (T*)bBase + (nint)s * p.K * nr);
-                }
-            });
-
             // Split C[.., jc..jc+ncur] into row blocks × column blocks. Rows first: each row block packs its own
             // A rows. With fewer row blocks than threads, also split columns, which repacks A once per column block
             // (cheap when there are so few rows).
@@ -215,14 +218,36 @@ internal static unsafe class Gemm
                 if (rowBlocks >= threads) rowBlocks = Math.Min(mPanels, RoundUp(rowBlocks, threads));
                 else colBlocks = Math.Min(nPanels, CeilDiv(threads, rowBlocks));
             }
+
+            // B[0..k, jc..jc+ncur] is packed as nPanels panels of k×NR; panel s starts at packedB + s·k·NR.
+            // When several row blocks read the same panels they are packed first, shared out over the threads;
+            // with a single row block each task owns its panels and packs them itself, saving a dispatch.
+            var bBase = (nint)packedB;
+            bool sharedB = rowBlocks > 1;
+            if (sharedB)
+            {
+                int packTasks = parallel ? Math.Min(threads, nPanels) : 1;
+                CpuParallel.For(packTasks, packTasks, t => PackB(p, (T*)bBase, nr, jc, t * nPanels / packTasks, (t + 1) * nPanels / packTasks));
+            }
             int tasks = rowBlocks * colBlocks;
             CpuParallel.For(tasks, parallel ? threads : 1, t =>
             {
                 int rb = t / colBlocks, cb = t % colBlocks;
                 int i0 = rb * mPanels / rowBlocks * mr, i1 = Math.Min(p.M, (rb + 1) * mPanels / rowBlocks * mr);
                 int s0 = cb * nPanels / colBlocks, s1 = (cb + 1) * nPanels / colBlocks;
+                if (!sharedB) PackB(p, (T*)bBase, nr, jc, s0, s1);
                 PackedBlock<T, TKernel>(p, (T*)bBase, kc, i0, i1, jc, s0, s1);
             });
+        }
+    }
+
+    /// <summary>Packs the B panels s0..s1 of the column block starting at column jc, each over the whole depth.</summary>
+    private static void PackB<T>(Problem<T> p, T* packedB, int nr, int jc, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int s = s0; s < s1; s++)
+        {
+            int j = jc + s * nr;
+            PackPanel(p.B.At(0, j), p.B.Col, p.B.Row, Math.Min(nr, p.N - j), nr, p.K, packedB + (nint)s * p.K * nr);
         }
     }
 
@@ -230,6 +255,7 @@ internal static unsafe class Gemm
     /// Computes C[i0..i1, jc+s0·NR .. jc+s1·NR) from the packed B panels s0..s1 of the current column block,
     /// packing A for rows i0..i1 in MC×kc blocks into this thread's buffer.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackedBlock<T, TKernel>(Problem<T> p, T* packedB, int kc, int i0, int i1, int jc, int s0, int s1)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
@@ -295,41 +321,112 @@ internal static unsafe class Gemm
     /// Packs a panel of <paramref name="width"/> lanes by <paramref name="depth"/>: dst[d·width + l] = src[l·laneStride + d·depthStride]
     /// for the first <paramref name="lanes"/> lanes, zero for the rest, so the micro-kernel never needs edge cases.
     /// A panels are rows of op(A) (lanes = rows i, depth = p), B panels are columns of op(B) (lanes = columns j, depth = p).
+    /// One of the two strides is always 1: row-major storage makes either the lanes or the depth contiguous.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackPanel<T>(T* src, nint laneStride, nint depthStride, int lanes, int width, int depth, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (laneStride == 1)
         {
-            // Lanes are contiguous in the source (A transposed, B not): copy a row of lanes per depth step.
-            nint bytes = (nint)lanes * sizeof(T);
+            // Lanes contiguous (A transposed, B not): a straight copy of one row of lanes per depth step.
+            int v = Vector256<T>.Count;
             for (int d = 0; d < depth; d++)
             {
-                T* to = dst + (nint)d * width;
-                Buffer.MemoryCopy(src + d * depthStride, to, bytes, bytes);
-                for (int l = lanes; l < width; l++) to[l] = T.Zero;
+                T* from = src + d * depthStride, to = dst + (nint)d * width;
+                int l = 0;
+                for (; l + v <= lanes; l += v) Vector256.Store(Vector256.Load(from + l), to + l);
+                for (; l < lanes; l++) to[l] = from[l];
+                for (; l < width; l++) to[l] = T.Zero;
+            }
+            return;
+        }
+
+        // Depth contiguous (A not transposed, B transposed): a transpose. Square blocks of Vector256<T>.Count
+        // lanes × as many depth steps are loaded as one vector per lane and transposed in registers, so both
+        // reads and writes stay whole vectors; leftover lanes and depth steps go element by element.
+        Debug.Assert(depthStride == 1);
+        int l0 = 0;
+        if (Avx.IsSupported)
+        {
+            int v = Vector256<T>.Count;
+            for (; l0 + v <= lanes; l0 += v)
+            {
+                T* from = src + l0 * laneStride, to = dst + l0;
+                int d = 0;
+                for (; d + v <= depth; d += v) TransposeBlock(from + d, laneStride, to + (nint)d * width, width);
+                for (; d < depth; d++)
+                {
+                    for (int l = 0; l < v; l++) to[(nint)d * width + l] = from[l * laneStride + d];
+                }
             }
         }
-        else
+        for (int d = 0; d < depth; d++)
         {
-            // Depth is contiguous in the source (A not transposed, B transposed): each lane is a contiguous run
-            // read once and scattered with stride `width`; the panel being written stays in L1.
-            for (int l = 0; l < lanes; l++)
-            {
-                T* from = src + l * laneStride;
-                for (int d = 0; d < depth; d++) dst[(nint)d * width + l] = from[d * depthStride];
-            }
-            for (int l = lanes; l < width; l++)
-            {
-                for (int d = 0; d < depth; d++) dst[(nint)d * width + l] = T.Zero;
-            }
+            T* to = dst + (nint)d * width;
+            for (int l = l0; l < lanes; l++) to[l] = src[l * laneStride + d];
+            for (int l = lanes; l < width; l++) to[l] = T.Zero;
         }
     }
 
-    /// <summary>12×(2·Vector512) tile: 24 zmm accumulators + 2 for the B row + broadcasts folded into the FMAs.</summary>
+    /// <summary>
+    /// Transposes a square block of Vector256&lt;T&gt;.Count rows (8×8 floats or 4×4 doubles): row r of the source
+    /// at from + r·fromStride becomes column r of the destination, whose rows are toStride apart.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransposeBlock<T>(T* from, nint fromStride, T* to, nint toStride) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float* f = (float*)from, o = (float*)to;
+            // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves: three shuffle stages.
+            var t0 = Avx.UnpackLow(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
+            var t1 = Avx.UnpackHigh(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
+            var t2 = Avx.UnpackLow(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
+            var t3 = Avx.UnpackHigh(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
+            var t4 = Avx.UnpackLow(Avx.LoadVector256(f + 4 * fromStride), Avx.LoadVector256(f + 5 * fromStride));
+            var t5 = Avx.UnpackHigh(Avx.LoadVector256(f + 4 * fromStride), Avx.LoadVector256(f + 5 * fromStride));
+            var t6 = Avx.UnpackLow(Avx.LoadVector256(f + 6 * fromStride), Avx.LoadVector256(f + 7 * fromStride));
+            var t7 = Avx.UnpackHigh(Avx.LoadVector256(f + 6 * fromStride), Avx.LoadVector256(f + 7 * fromStride));
+            var s0 = Avx.Shuffle(t0, t2, 0x44);
+            var s1 = Avx.Shuffle(t0, t2, 0xEE);
+            var s2 = Avx.Shuffle(t1, t3, 0x44);
+            var s3 = Avx.Shuffle(t1, t3, 0xEE);
+            var s4 = Avx.Shuffle(t4, t6, 0x44);
+            var s5 = Avx.Shuffle(t4, t6, 0xEE);
+            var s6 = Avx.Shuffle(t5, t7, 0x44);
+            var s7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(o, Avx.Permute2x128(s0, s4, 0x20));
+            Avx.Store(o + toStride, Avx.Permute2x128(s1, s5, 0x20));
+            Avx.Store(o + 2 * toStride, Avx.Permute2x128(s2, s6, 0x20));
+            Avx.Store(o + 3 * toStride, Avx.Permute2x128(s3, s7, 0x20));
+            Avx.Store(o + 4 * toStride, Avx.Permute2x128(s0, s4, 0x31));
+            Avx.Store(o + 5 * toStride, Avx.Permute2x128(s1, s5, 0x31));
+            Avx.Store(o + 6 * toStride, Avx.Permute2x128(s2, s6, 0x31));
+            Avx.Store(o + 7 * toStride, Avx.Permute2x128(s3, s7, 0x31));
+        }
+        else
+        {
+            double* f = (double*)from, o = (double*)to;
+            var t0 = Avx.UnpackLow(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
+            var t1 = Avx.UnpackHigh(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
+            var t2 = Avx.UnpackLow(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
+            var t3 = Avx.UnpackHigh(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
+            Avx.Store(o, Avx.Permute2x128(t0, t2, 0x20));
+            Avx.Store(o + toStride, Avx.Permute2x128(t1, t3, 0x20));
+            Avx.Store(o + 2 * toStride, Avx.Permute2x128(t0, t2, 0x31));
+            Avx.Store(o + 3 * toStride, Avx.Permute2x128(t1, t3, 0x31));
+        }
+    }
+
+    /// <summary>
+    /// 8×(2·Vector512) tile: 16 zmm accumulators, 2 for the B row, 1 broadcast. Per k step: 2 loads + 8 broadcast loads
+    /// feed 16 FMAs, i.e. 8 cycles on two FMA pipes against 5 on two load ports; 16 independent chains cover the
+    /// 4-cycle FMA latency twice over. (12 rows would give the same speed but waste more on batch sizes of 8·n.)
+    /// </summary>
     private readonly struct Vector512Kernel<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static int MR => 12;
+        public static int MR => 8;
         public static int NR => 2 * Vector512<T>.Count;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -337,8 +434,7 @@ internal static unsafe class Gemm
         {
             Vector512<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
             Vector512<T> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
-            Vector512<T> c6a = default, c6b = default, c7a = default, c7b = default, c8a = default, c8b = default;
-            Vector512<T> c9a = default, c9b = default, c10a = default, c10b = default, c11a = default, c11b = default;
+            Vector512<T> c6a = default, c6b = default, c7a = default, c7b = default;
             for (nint p = 0; p < kc; p++)
             {
                 var b0 = Vector512.Load(b);
@@ -351,11 +447,7 @@ internal static unsafe class Gemm
                 x = Vector512.Create(a[5]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
                 x = Vector512.Create(a[6]); c6a = Fma(x, b0, c6a); c6b = Fma(x, b1, c6b);
                 x = Vector512.Create(a[7]); c7a = Fma(x, b0, c7a); c7b = Fma(x, b1, c7b);
-                x = Vector512.Create(a[8]); c8a = Fma(x, b0, c8a); c8b = Fma(x, b1, c8b);
-                x = Vector512.Create(a[9]); c9a = Fma(x, b0, c9a); c9b = Fma(x, b1, c9b);
-                x = Vector512.Create(a[10]); c10a = Fma(x, b0, c10a); c10b = Fma(x, b1, c10b);
-                x = Vector512.Create(a[11]); c11a = Fma(x, b0, c11a); c11b = Fma(x, b1, c11b);
-                a += 12;
+                a += 8;
                 b += 2 * Vector512<T>.Count;
             }
             var va = Vector512.Create(alpha);
@@ -368,11 +460,7 @@ internal static unsafe class Gemm
             StoreRow(c, va, vb, useBeta, c4a, c4b); c += ldc;
             StoreRow(c, va, vb, useBeta, c5a, c5b); c += ldc;
             StoreRow(c, va, vb, useBeta, c6a, c6b); c += ldc;
-            StoreRow(c, va, vb, useBeta, c7a, c7b); c += ldc;
-            StoreRow(c, va, vb, useBeta, c8a, c8b); c += ldc;
-            StoreRow(c, va, vb, useBeta, c9a, c9b); c += ldc;
-            StoreRow(c, va, vb, useBeta, c10a, c10b); c += ldc;
-            StoreRow(c, va, vb, useBeta, c11a, c11b);
+            StoreRow(c, va, vb, useBeta, c7a, c7b);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -462,28 +550,32 @@ internal static unsafe class Gemm
 
     // ---------------------------------------------------------------- direct path
 
-    /// <summary>Unpacked product for small or skinny problems, split over rows (or columns when there are few rows).</summary>
+    /// <summary>
+    /// Unpacked product for small problems and for m ≤ 4. Only the latter can carry enough work to split, and then
+    /// only columns can be split; the cut points fall on 64-byte lines of C's first row, because the row-update form
+    /// rewrites each C element k times and a line shared by two threads would bounce between cores every time.
+    /// </summary>
     private static void Direct<T>(Problem<T> p, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int tasks = threads > 1 && (long)p.M * p.N * p.K >= ParallelWorkLimit ? threads : 1;
-        bool splitRows = p.M >= 4 * tasks;
-        if (!splitRows) tasks = Math.Min(tasks, CeilDiv(p.N, Vector<T>.Count));
+        int line = 64 / sizeof(T);
+        int tasks = threads > 1 && (long)p.M * p.N * p.K >= DirectParallelWorkLimit ? Math.Min(threads, p.N / (4 * line)) : 1;
+        if (tasks <= 1)
+        {
+            DirectBlock(p, 0, p.M, 0, p.N);
+            return;
+        }
+        // Elements before the first line boundary, then whole lines shared out evenly.
+        int lead = (int)((64 - (nint)p.C.Base % 64) % 64) / sizeof(T);
+        int lines = (p.N - lead) / line;
         CpuParallel.For(tasks, tasks, t =>
         {
-            if (splitRows)
-            {
-                DirectBlock(p, t * p.M / tasks, (t + 1) * p.M / tasks, 0, p.N);
-            }
-            else
-            {
-                // Column ranges on vector boundaries, so each thread's row updates stay aligned to whole vectors.
-                int vectors = CeilDiv(p.N, Vector<T>.Count);
-                int j0 = Math.Min(p.N, t * vectors / tasks * Vector<T>.Count), j1 = Math.Min(p.N, (t + 1) * vectors / tasks * Vector<T>.Count);
-                DirectBlock(p, 0, p.M, j0, j1);
-            }
+            int j0 = t == 0 ? 0 : lead + t * lines / tasks * line;
+            int j1 = t == tasks - 1 ? p.N : lead + (t + 1) * lines / tasks * line;
+            DirectBlock(p, 0, p.M, j0, j1);
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectBlock<T>(Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = j1 - j0;
@@ -491,10 +583,9 @@ internal static unsafe class Gemm
         if (p.B.Col == 1)
         {
             // B rows are contiguous: C row += (alpha·A[i,p])·B row p, four C rows per pass over B.
+            for (int r = i0; r < i1; r++) ScaleRow(p.C.At(r, j0), n, p.Beta);
             int i = i0;
-            for (; i < i1; i++) ScaleRow(p.C.At(i, j0), n, p.Beta);
-            i = i0;
-            for (; i + 4 <= i1; i += 4)
+            for (; !Rows1 && i + 4 <= i1; i += 4)
             {
                 T* c0 = p.C.At(i, j0), c1 = p.C.At(i + 1, j0), c2 = p.C.At(i + 2, j0), c3 = p.C.At(i + 3, j0);
                 for (int d = 0; d < p.K; d++)
@@ -506,8 +597,16 @@ internal static unsafe class Gemm
             }
             for (; i < i1; i++)
             {
+                // A single row would load and store C once per FMA; taking four B rows per pass cuts that to one
+                // load and store per four FMAs (the batch-1 case: 1×784 · 784×256).
                 T* ci = p.C.At(i, j0);
-                for (int d = 0; d < p.K; d++) Axpy(p.B.At(d, j0), n, p.Alpha * *p.A.At(i, d), ci);
+                int d = 0;
+                for (; d + 4 <= p.K; d += 4)
+                {
+                    AxpyDepth4(p.B.At(d, j0), p.B.Row, n,
+                        p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i, d + 1), p.Alpha * *p.A.At(i, d + 2), p.Alpha * *p.A.At(i, d + 3), ci);
+                }
+                for (; d < p.K; d++) Axpy(p.B.At(d, j0), n, p.Alpha * *p.A.At(i, d), ci);
             }
         }
         else
@@ -548,6 +647,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>y[0..n] += a·x[0..n].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy<T>(T* x, int n, T a, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
@@ -561,6 +661,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>y_r[0..n] += a_r·x[0..n] for four rows at once, loading x once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy4<T>(T* x, int n, T a0, T a1, T a2, T a3, T* y0, T* y1, T* y2, T* y3) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
@@ -586,6 +687,27 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>y[0..n] += a0·x[0..n] + a1·x[ldx..] + a2·x[2·ldx..] + a3·x[3·ldx..]: four rows of x folded into one pass over y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AxpyDepth4<T>(T* x, nint ldx, int n, T a0, T a1, T a2, T a3, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx;
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var acc = Fma(v0, Vector.Load(x + j), Vector.Load(y + j));
+                acc = Fma(v1, Vector.Load(x1 + j), acc);
+                acc = Fma(v2, Vector.Load(x2 + j), acc);
+                Vector.Store(Fma(v3, Vector.Load(x3 + j), acc), y + j);
+            }
+        }
+        for (; j < n; j++) y[j] += a0 * x[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T Dot<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int d = 0;
@@ -605,6 +727,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Four dot products sharing x: four independent FMA chains hide the FMA latency, and x is loaded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (T, T, T, T) Dot4<T>(T* x, T* y0, T* y1, T* y2, T* y3, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int d = 0;
@@ -651,26 +774,28 @@ internal static unsafe class Gemm
     private static int RoundUp(int x, int multiple) => CeilDiv(x, multiple) * multiple;
 
     /// <summary>
-    /// Per-thread packing buffers, kept between calls: fresh pages cost a page fault each on first touch, which
-    /// for a 1 MB buffer is more than the multiply it serves. Arrays live on the pinned heap so their addresses
-    /// are stable, and pointers are rounded up to a 64-byte (cache line, Vector512) boundary.
+    /// Per-thread packing buffers, kept between calls: on first touch every fresh page costs a fault (~12 µs on a
+    /// VM), which for a megabyte of packed B is more than the multiply it serves. Each buffer is reserved at the
+    /// largest size the blocking asks for, so it is allocated once per thread rather than regrown shape by shape;
+    /// the arrays are uninitialised, so pages a small product never writes are never touched. They live on the
+    /// pinned heap so their addresses are stable, and pointers are rounded up to a 64-byte (cache line) boundary.
     /// </summary>
     private static class Scratch<T> where T : unmanaged
     {
         [ThreadStatic] private static T[]? t_a;
         [ThreadStatic] private static T[]? t_b;
 
-        /// <summary>This thread's A-panel buffer (also the direct path's gathered row).</summary>
-        public static T* A(int length) => Get(ref t_a, length);
+        /// <summary>This thread's A-block buffer (also the direct path's gathered row).</summary>
+        public static T* A(int length) => Get(ref t_a, length, MC * (KcBytes / sizeof(T)));
 
         /// <summary>This thread's packed-B buffer, shared with the helper threads for the duration of one call.</summary>
-        public static T* B(int length) => Get(ref t_b, length);
+        public static T* B(int length) => Get(ref t_b, length, PackedBLimit);
 
-        private static T* Get(ref T[]? buffer, int length)
+        private static T* Get(ref T[]? buffer, int length, int reserve)
         {
             int slack = 64 / sizeof(T);
             if (buffer is null || buffer.Length < length + slack)
-                buffer = GC.AllocateUninitializedArray<T>(length + slack, pinned: true);
+                buffer = GC.AllocateUninitializedArray<T>(Math.Max(length, reserve) + slack, pinned: true);
             nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
             return (T*)((start + 63) & ~(nint)63);
         }

@@ -1,53 +1,31 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Nabla.Kernels.Cpu;
 
 /// <summary>
 /// 2-D max and average pooling (PyTorch's <c>MaxPool2d</c> / <c>AvgPool2d</c>, <c>ceil_mode=False</c>,
-/// <c>count_include_pad=True</c>) on contiguous NCHW arrays: x [N, C, H, W], y [N, C, OH, OW]. Every method
-/// overwrites its output. Planes (one per (n, c)) are independent, so work is split into one run of planes per thread.
+/// <c>count_include_pad=True</c>) on contiguous NCHW arrays: x [N, C, H, W], y [N, C, OH, OW], each from its offset.
+/// Every method overwrites its output. Planes (one per (n, c)) are independent, so work is split into one run of planes
+/// per thread, and each plane is handled by a plain loop over its windows.
 /// </summary>
 internal static class Pooling
 {
     /// <summary>
-    /// y = the maximum of each window; padding counts as −∞ and a NaN wins (the last one), as in PyTorch's CPU kernel. argmax[i] receives, for output
-    /// element i (counted from 0, in y's order), the in-plane index ih·W + iw of the chosen input; ties keep the first
-    /// in row-major window order.
+    /// y = the maximum of each window; padding counts as −∞ and a NaN wins (the last one), as in PyTorch's CPU kernel.
+    /// argmax[i] receives, for output element i (counted from 0, in y's order), the in-plane index ih·W + iw of the
+    /// chosen input; ties keep the first in row-major window order.
     /// </summary>
     public static void MaxForward<T>(PoolGeometry g, T[] x, int xOff, T[] y, int yOff, int[] argmax, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
-        int oh = g.OutHeight, ow = g.OutWidth, inPlane = g.Height * g.Width, outPlane = oh * ow;
-        ForPlanes(g, threads, plane =>
-        {
-            int xBase = xOff + plane * inPlane, outBase = plane * outPlane;
-            for (int i = 0; i < oh; i++)
-            {
-                // Clamping the window to the input is how padding acts as −∞: padded cells can never win.
-                int h0 = Math.Max(i * g.StrideH - g.PadH, 0), h1 = Math.Min(i * g.StrideH - g.PadH + g.KernelH, g.Height);
-                for (int j = 0; j < ow; j++)
-                {
-                    int w0 = Math.Max(j * g.StrideW - g.PadW, 0), w1 = Math.Min(j * g.StrideW - g.PadW + g.KernelW, g.Width);
-                    int best = h0 * g.Width + w0;
-                    T max = T.NegativeInfinity;
-                    for (int h = h0; h < h1; h++)
-                    {
-                        for (int w = w0; w < w1; w++)
-                        {
-                            T v = x[xBase + h * g.Width + w];
-                            if (v > max || T.IsNaN(v))
-                            {
-                                max = v;
-                                best = h * g.Width + w;
-                            }
-                        }
-                    }
-                    y[yOff + outBase + i * ow + j] = max;
-                    argmax[outBase + i * ow + j] = best;
-                }
-            }
-        });
+        CheckLength(x, xOff, InputSize(g), "x");
+        CheckLength(y, yOff, OutputSize(g), "y");
+        CheckLength(argmax, 0, OutputSize(g), "argmax");
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        ForPlanes(g, threads, plane => MaxPlane(g,
+            x.AsSpan(xOff + plane * inPlane, inPlane), y.AsSpan(yOff + plane * outPlane, outPlane), argmax.AsSpan(plane * outPlane, outPlane)));
     }
 
     /// <summary>dx = 0, then dx[n, c, argmax] += dy for every output element (overlapping windows accumulate).</summary>
@@ -55,13 +33,17 @@ internal static class Pooling
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
+        CheckLength(dy, dyOff, OutputSize(g), "dy");
+        CheckLength(argmax, 0, OutputSize(g), "argmax");
+        CheckLength(dx, dxOff, InputSize(g), "dx");
         int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
         ForPlanes(g, threads, plane =>
         {
             Span<T> d = dx.AsSpan(dxOff + plane * inPlane, inPlane);
+            ReadOnlySpan<T> grad = dy.AsSpan(dyOff + plane * outPlane, outPlane);
+            ReadOnlySpan<int> from = argmax.AsSpan(plane * outPlane, outPlane);
             d.Clear();
-            int outBase = plane * outPlane;
-            for (int i = 0; i < outPlane; i++) d[argmax[outBase + i]] += dy[dyOff + outBase + i];
+            for (int i = 0; i < grad.Length; i++) d[from[i]] += grad[i];
         });
     }
 
@@ -70,25 +52,10 @@ internal static class Pooling
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
-        int oh = g.OutHeight, ow = g.OutWidth, inPlane = g.Height * g.Width, outPlane = oh * ow;
-        T scale = T.One / T.CreateTruncating(g.KernelH * g.KernelW);
-        ForPlanes(g, threads, plane =>
-        {
-            int xBase = xOff + plane * inPlane, yBase = yOff + plane * outPlane;
-            for (int i = 0; i < oh; i++)
-            {
-                int h0 = Math.Max(i * g.StrideH - g.PadH, 0), h1 = Math.Min(i * g.StrideH - g.PadH + g.KernelH, g.Height);
-                for (int j = 0; j < ow; j++)
-                {
-                    int w0 = Math.Max(j * g.StrideW - g.PadW, 0), w1 = Math.Min(j * g.StrideW - g.PadW + g.KernelW, g.Width);
-                    T sum = T.Zero;
-                    for (int h = h0; h < h1; h++)
-                        for (int w = w0; w < w1; w++)
-                            sum += x[xBase + h * g.Width + w];
-                    y[yBase + i * ow + j] = sum * scale;
-                }
-            }
-        });
+        CheckLength(x, xOff, InputSize(g), "x");
+        CheckLength(y, yOff, OutputSize(g), "y");
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        ForPlanes(g, threads, plane => AvgPlane(g, x.AsSpan(xOff + plane * inPlane, inPlane), y.AsSpan(yOff + plane * outPlane, outPlane)));
     }
 
     /// <summary>dx = 0, then every output's dy / (KH·KW) is added to each real input cell of its window.</summary>
@@ -96,26 +63,83 @@ internal static class Pooling
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
-        int oh = g.OutHeight, ow = g.OutWidth, inPlane = g.Height * g.Width, outPlane = oh * ow;
-        T scale = T.One / T.CreateTruncating(g.KernelH * g.KernelW);
-        ForPlanes(g, threads, plane =>
+        CheckLength(dy, dyOff, OutputSize(g), "dy");
+        CheckLength(dx, dxOff, InputSize(g), "dx");
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        ForPlanes(g, threads, plane => AvgPlaneBackward(g, dy.AsSpan(dyOff + plane * outPlane, outPlane), dx.AsSpan(dxOff + plane * inPlane, inPlane)));
+    }
+
+    private static void MaxPlane<T>(in PoolGeometry g, ReadOnlySpan<T> x, Span<T> y, Span<int> argmax)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int width = g.Width, outWidth = g.OutWidth;
+        for (int i = 0; i < g.OutHeight; i++)
         {
-            Span<T> d = dx.AsSpan(dxOff + plane * inPlane, inPlane);
-            d.Clear();
-            int dyBase = dyOff + plane * outPlane;
-            for (int i = 0; i < oh; i++)
+            // Clamping the window to the input is how padding acts as −∞: padded cells can never win.
+            int h0 = Math.Max(i * g.StrideH - g.PadH, 0), h1 = Math.Min(i * g.StrideH - g.PadH + g.KernelH, g.Height);
+            for (int j = 0; j < outWidth; j++)
             {
-                int h0 = Math.Max(i * g.StrideH - g.PadH, 0), h1 = Math.Min(i * g.StrideH - g.PadH + g.KernelH, g.Height);
-                for (int j = 0; j < ow; j++)
+                int w0 = Math.Max(j * g.StrideW - g.PadW, 0), w1 = Math.Min(j * g.StrideW - g.PadW + g.KernelW, width);
+                int best = h0 * width + w0;
+                T max = T.NegativeInfinity;
+                for (int h = h0; h < h1; h++)
                 {
-                    int w0 = Math.Max(j * g.StrideW - g.PadW, 0), w1 = Math.Min(j * g.StrideW - g.PadW + g.KernelW, g.Width);
-                    T share = dy[dyBase + i * ow + j] * scale;
-                    for (int h = h0; h < h1; h++)
-                        for (int w = w0; w < w1; w++)
-                            d[h * g.Width + w] += share;
+                    for (int at = h * width + w0, end = h * width + w1; at < end; at++)
+                    {
+                        // Which cell wins is data-dependent, so this is written without branches, which would
+                        // mispredict: T.Max and a bit mask (all ones when taking). T.Max propagates NaN like the
+                        // comparison does, and may differ from the winner only in the sign of a zero, so the value
+                        // stored is read back from the winning cell.
+                        T v = x[at];
+                        int take = -Unsafe.BitCast<bool, byte>((v > max) | T.IsNaN(v));
+                        best = (at & take) | (best & ~take);
+                        max = T.Max(max, v);
+                    }
                 }
+                y[i * outWidth + j] = x[best];
+                argmax[i * outWidth + j] = best;
             }
-        });
+        }
+    }
+
+    private static void AvgPlane<T>(in PoolGeometry g, ReadOnlySpan<T> x, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int width = g.Width, outWidth = g.OutWidth;
+        T scale = T.One / T.CreateTruncating(g.KernelH * g.KernelW);
+        for (int i = 0; i < g.OutHeight; i++)
+        {
+            int h0 = Math.Max(i * g.StrideH - g.PadH, 0), h1 = Math.Min(i * g.StrideH - g.PadH + g.KernelH, g.Height);
+            for (int j = 0; j < outWidth; j++)
+            {
+                int w0 = Math.Max(j * g.StrideW - g.PadW, 0), w1 = Math.Min(j * g.StrideW - g.PadW + g.KernelW, width);
+                T sum = T.Zero;
+                for (int h = h0; h < h1; h++)
+                    for (int at = h * width + w0, end = h * width + w1; at < end; at++)
+                        sum += x[at];
+                y[i * outWidth + j] = sum * scale;
+            }
+        }
+    }
+
+    private static void AvgPlaneBackward<T>(in PoolGeometry g, ReadOnlySpan<T> dy, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int width = g.Width, outWidth = g.OutWidth;
+        T scale = T.One / T.CreateTruncating(g.KernelH * g.KernelW);
+        dx.Clear();
+        for (int i = 0; i < g.OutHeight; i++)
+        {
+            int h0 = Math.Max(i * g.StrideH - g.PadH, 0), h1 = Math.Min(i * g.StrideH - g.PadH + g.KernelH, g.Height);
+            for (int j = 0; j < outWidth; j++)
+            {
+                int w0 = Math.Max(j * g.StrideW - g.PadW, 0), w1 = Math.Min(j * g.StrideW - g.PadW + g.KernelW, width);
+                T share = dy[i * outWidth + j] * scale;
+                for (int h = h0; h < h1; h++)
+                    for (int at = h * width + w0, end = h * width + w1; at < end; at++)
+                        dx[at] += share;
+            }
+        }
     }
 
     /// <summary>Runs <paramref name="body"/> on every (n, c) plane, in one contiguous run of planes per thread.</summary>
@@ -128,5 +152,15 @@ internal static class Pooling
             int end = (int)((long)(chunk + 1) * planes / chunks);
             for (int plane = (int)((long)chunk * planes / chunks); plane < end; plane++) body(plane);
         });
+    }
+
+    private static long InputSize(in PoolGeometry g) => (long)g.Batch * g.Channels * g.Height * g.Width;
+
+    private static long OutputSize(in PoolGeometry g) => (long)g.Batch * g.Channels * g.OutHeight * g.OutWidth;
+
+    private static void CheckLength<T>(T[] a, int offset, long needed, string name)
+    {
+        if (offset < 0 || offset + needed > a.Length)
+            throw new ArgumentException($"Pool2d: {name} needs {needed} elements from offset {offset}, but its array holds {a.Length}.");
     }
 }

@@ -5,10 +5,18 @@ using Xunit;
 
 namespace Nabla.Tests.Kernels;
 
-/// <summary>The im2col convolution kernels against the direct-loop reference, a hand-worked example, and adjointness.</summary>
+/// <summary>
+/// The convolution kernels (the dispatcher and both algorithms it picks from) against the direct-loop reference, a
+/// hand-worked example, and adjointness of the backward kernels.
+/// </summary>
 public class ConvolutionKernelTests
 {
-    /// <summary>Odd sizes, strides, padding (including more than the kernel), dilation, groups, 1×1 and batch 1 and 3.</summary>
+    /// <summary>
+    /// Odd sizes, strides, padding (including more than the kernel), dilation, groups, 1×1 and batch 1 and 3. The last
+    /// five are wide enough for the direct kernels to fill whole vectors and more (rows of 16 float lanes plus a tail),
+    /// with channel and tap counts that are not multiples of their tile sizes; the very last has enough input channels
+    /// that the direct forward walks its output rows in several cache-sized passes.
+    /// </summary>
     private static readonly ConvGeometry[] Cases =
     [
         new(Batch: 1, InChannels: 1, Height: 5, Width: 5, OutChannels: 1, KernelH: 3, KernelW: 3),
@@ -21,6 +29,11 @@ public class ConvolutionKernelTests
         new(Batch: 1, InChannels: 2, Height: 3, Width: 4, OutChannels: 3, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 3, PadH: 3, PadW: 4),
         new(Batch: 3, InChannels: 1, Height: 12, Width: 12, OutChannels: 4, KernelH: 5, KernelW: 5, PadH: 2, PadW: 2),
         new(Batch: 2, InChannels: 3, Height: 7, Width: 7, OutChannels: 5, KernelH: 5, KernelW: 5, PadH: 2, PadW: 2),
+        new(Batch: 3, InChannels: 3, Height: 11, Width: 21, OutChannels: 7, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 1),
+        new(Batch: 2, InChannels: 4, Height: 10, Width: 18, OutChannels: 10, KernelH: 3, KernelW: 3, PadH: 2, PadW: 2, DilationH: 2, DilationW: 2, Groups: 2),
+        new(Batch: 2, InChannels: 8, Height: 14, Width: 14, OutChannels: 16, KernelH: 5, KernelW: 5, PadH: 2, PadW: 2),
+        new(Batch: 2, InChannels: 5, Height: 4, Width: 17, OutChannels: 9, KernelH: 1, KernelW: 1),
+        new(Batch: 1, InChannels: 64, Height: 16, Width: 64, OutChannels: 2, KernelH: 1, KernelW: 3, PadW: 1),
     ];
 
     public static TheoryData<int, int, bool> CaseData()
@@ -70,6 +83,7 @@ public class ConvolutionKernelTests
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(7)]
+    [InlineData(11)]
     public void Backward_kernels_are_adjoints_of_forward(int caseIndex)
     {
         // ⟨conv(x, w), dy⟩ is bilinear in (x, w), so its gradients must satisfy
@@ -88,6 +102,19 @@ public class ConvolutionKernelTests
         double expected = Dot(y, dy);
         Assert.Equal(expected, Dot(x, dx), 1e-10 * (1 + Math.Abs(expected)));
         Assert.Equal(expected, Dot(w, dw), 1e-10 * (1 + Math.Abs(expected)));
+    }
+
+    [Fact]
+    public void Short_arrays_are_rejected_before_any_kernel_runs()
+    {
+        // The direct kernels index with raw pointers, so the length checks are what keeps them in bounds.
+        var g = new ConvGeometry(Batch: 2, InChannels: 3, Height: 8, Width: 20, OutChannels: 8, KernelH: 3, KernelW: 3, PadH: 1, PadW: 1);
+        float[] x = new float[2 * 3 * 8 * 20], w = new float[8 * 3 * 9], y = new float[2 * 8 * 8 * 20];
+        var ex = Assert.Throws<ArgumentException>(() => Convolution.Forward(g, x, 0, w, 0, null, 0, y, 1, threads: 1));
+        Assert.StartsWith("Conv2d: y needs 2560 elements from offset 1", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Convolution.BackwardInput(g, y, 0, w, 0, x, 5, threads: 1));
+        Assert.Throws<ArgumentException>(() => Convolution.BackwardWeight(g, x, 0, y, 0, new float[w.Length - 1], 0, threads: 1));
+        Assert.Throws<ArgumentException>(() => Convolution.Forward(g, x, 0, w, 0, new float[7], 0, y, 0, threads: 1));
     }
 
     [Fact]
@@ -113,6 +140,9 @@ public class ConvolutionKernelTests
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The dispatcher and each algorithm it can pick, so that both are covered whichever one it prefers.</summary>
+    public enum Algorithm { Dispatch, Im2Col, Direct }
+
     private static void CheckAgainstReference<T>(ConvGeometry g, int threads, double tolerance)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -125,38 +155,79 @@ public class ConvolutionKernelTests
         T[] bias = Random<T>(rng, off + g.OutChannels);
         T[] dy = Random<T>(rng, off + OutputSize(g));
 
-        T[] expected = new T[off + OutputSize(g)], actual = Nans<T>(off + OutputSize(g));
-        ReferenceConvolution.Forward(g, x, off, w, off, bias, off, expected, off);
-        Convolution.Forward(g, x, off, w, off, bias, off, actual, off, threads);
-        AssertClose(expected, actual, off, tolerance, "forward with bias");
+        T[] y = new T[off + OutputSize(g)], yNoBias = new T[off + OutputSize(g)];
+        T[] dx = new T[off + InputSize(g)], dw = new T[off + WeightSize(g)];
+        ReferenceConvolution.Forward(g, x, off, w, off, bias, off, y, off);
+        ReferenceConvolution.Forward(g, x, off, w, off, null, 0, yNoBias, off);
+        ReferenceConvolution.BackwardInput(g, dy, off, w, off, dx, off);
+        ReferenceConvolution.BackwardWeight(g, x, off, dy, off, dw, off);
 
-        ReferenceConvolution.Forward(g, x, off, w, off, null, 0, expected, off);
-        Convolution.Forward(g, x, off, w, off, null, 0, actual, off, threads);
-        AssertClose(expected, actual, off, tolerance, "forward without bias");
-
-        expected = new T[off + InputSize(g)];
-        actual = Nans<T>(off + InputSize(g));
-        ReferenceConvolution.BackwardInput(g, dy, off, w, off, expected, off);
-        Convolution.BackwardInput(g, dy, off, w, off, actual, off, threads);
-        AssertClose(expected, actual, off, tolerance, "backward input");
-
-        expected = new T[off + WeightSize(g)];
-        actual = Nans<T>(off + WeightSize(g));
-        ReferenceConvolution.BackwardWeight(g, x, off, dy, off, expected, off);
-        Convolution.BackwardWeight(g, x, off, dy, off, actual, off, threads);
-        AssertClose(expected, actual, off, tolerance, "backward weight");
-
-        // The bias gradient is the weight gradient of a conv whose input is all ones, seen through a 1×1 kernel.
-        actual = Nans<T>(off + g.OutChannels);
-        Convolution.BackwardBias(g, dy, off, actual, off, threads);
-        int outPlane = g.OutHeight * g.OutWidth;
-        for (int o = 0; o < g.OutChannels; o++)
+        foreach (Algorithm algorithm in Enum.GetValues<Algorithm>())
         {
-            T sum = T.Zero;
+            // The direct kernels run on every geometry they accept, not only where the dispatcher would pick them.
+            bool direct = algorithm == Algorithm.Direct;
+            if (direct && !DirectConvolution.IsAvailable<T>()) continue;
+            if (!direct || DirectConvolution.Accepts(g))
+            {
+                T[] actual = Nans<T>(y.Length);
+                Forward(algorithm, g, x, off, w, off, bias, off, actual, off, threads);
+                AssertClose(y, actual, off, tolerance, $"{algorithm} forward with bias");
+                actual = Nans<T>(y.Length);
+                Forward(algorithm, g, x, off, w, off, null, 0, actual, off, threads);
+                AssertClose(yNoBias, actual, off, tolerance, $"{algorithm} forward without bias");
+                actual = Nans<T>(dw.Length);
+                BackwardWeight(algorithm, g, x, off, dy, off, actual, off, threads);
+                AssertClose(dw, actual, off, tolerance, $"{algorithm} backward weight");
+            }
+            if (!direct || DirectConvolution.AcceptsBackwardInput(g))
+            {
+                T[] actual = Nans<T>(dx.Length);
+                BackwardInput(algorithm, g, dy, off, w, off, actual, off, threads);
+                AssertClose(dx, actual, off, tolerance, $"{algorithm} backward input");
+            }
+        }
+
+        T[] db = Nans<T>(off + g.OutChannels);
+        Convolution.BackwardBias(g, dy, off, db, off, threads);
+        int outPlane = g.OutHeight * g.OutWidth;
+        T[] expected = new T[off + g.OutChannels];
+        for (int o = 0; o < g.OutChannels; o++)
             for (int n = 0; n < g.Batch; n++)
                 for (int p = 0; p < outPlane; p++)
-                    sum += dy[off + (n * g.OutChannels + o) * outPlane + p];
-            Assert.True(T.Abs(sum - actual[off + o]) <= T.CreateTruncating(tolerance) * (T.One + T.Abs(sum)), $"backward bias [{o}]: {sum} vs {actual[off + o]}");
+                    expected[off + o] += dy[off + (n * g.OutChannels + o) * outPlane + p];
+        AssertClose(expected, db, off, tolerance, "backward bias");
+    }
+
+    private static void Forward<T>(Algorithm algorithm, ConvGeometry g, T[] x, int xOff, T[] w, int wOff, T[]? bias, int biasOff, T[] y, int yOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (algorithm)
+        {
+            case Algorithm.Im2Col: Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+            case Algorithm.Direct: DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+            default: Convolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+        }
+    }
+
+    private static void BackwardInput<T>(Algorithm algorithm, ConvGeometry g, T[] dy, int dyOff, T[] w, int wOff, T[] dx, int dxOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (algorithm)
+        {
+            case Algorithm.Im2Col: Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+            case Algorithm.Direct: DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+            default: Convolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+        }
+    }
+
+    private static void BackwardWeight<T>(Algorithm algorithm, ConvGeometry g, T[] x, int xOff, T[] dy, int dyOff, T[] dw, int dwOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (algorithm)
+        {
+            case Algorithm.Im2Col: Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+            case Algorithm.Direct: DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+            default: Convolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
         }
     }
 

@@ -1,0 +1,521 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>
+/// Convolution without an im2col matrix, for layers with horizontal stride 1 on CPUs with 512-bit vectors. Same
+/// layouts and contract as <see cref="Convolution"/>; arguments are assumed checked there.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Vectors run along output rows: L = Vector512&lt;T&gt;.Count consecutive output columns of one output row form one
+/// "slot" (a row of OW columns is cut into ⌈OW/L⌉ slots; lanes past OW are computed and discarded). First one
+/// image's input planes (one group's) are copied into a zero-bordered buffer, Wp columns wide and Hp = H + 2·pH rows
+/// tall, with Wp large enough that a slot shifted right by any kernel column kw·dW still reads inside its row. Then
+/// the input vector that kernel tap j = (c, kh, kw) multiplies for the slot at output row oh, columns [ow, ow + L) is
+/// the single unaligned load at c·Hp·Wp + (oh·sH + kh·dH)·Wp + ow + kw·dW = slotBase + tapOffset[j]: im2col is read
+/// in place instead of being built, and padding costs nothing in the inner loop.
+/// </para>
+/// <para>
+/// Forward: a tile is 8 output channels × 2 slots = 16 vector accumulators; each tap costs 2 input loads, 8 weight
+/// broadcasts and 16 FMAs. Input gradient (stride 1 only): the forward kernel run on dy with the kernel flipped and
+/// in/out channels swapped. Weight gradient: a tile is 6 output channels × 4 taps = 24 vector accumulators summed over
+/// all slots of a block of images (6 aligned dy loads, 4 input loads and 24 FMAs per slot), then reduced across lanes
+/// four at a time.
+/// </para>
+/// <para>
+/// The weight gradient zero-fills the dy lanes past OW but not the input lanes they multiply, which are real input
+/// values from further along the row: an infinite or NaN input can therefore spread NaN to a few more weight
+/// gradients (kernel columns near the edge) than PyTorch's would show. Finite inputs give exact results.
+/// </para>
+/// </remarks>
+internal static unsafe class DirectConvolution
+{
+    /// <summary>Output channels per forward tile (each tile also covers 2 slots).</summary>
+    private const int ForwardRows = 8;
+
+    /// <summary>Output channels × kernel taps per weight-gradient tile; 4 taps is what <see cref="AddSums{T}"/> reduces at once.</summary>
+    private const int WeightRows = 6, WeightTaps = 4;
+
+    /// <summary>Padded input rows a thread walks per pass over the forward tiles: enough to stay in the 1 MB L2 with the weights.</summary>
+    private const int ForwardBlockBytes = 256 * 1024;
+
+    /// <summary>Padded input and dy of the images the weight gradient sums at once: they are re-read for every tile, so keep them in L2.</summary>
+    private const int WeightBlockBytes = 512 * 1024;
+
+    /// <summary>True when this CPU runs the kernels well: x86 with AVX-512 (the lane reductions use x86 shuffles).</summary>
+    public static bool IsAvailable<T>()
+        where T : unmanaged
+        => Avx512F.IsSupported && Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported;
+
+    /// <summary>True when <see cref="Forward{T}"/> and <see cref="BackwardWeight{T}"/> accept <paramref name="g"/>: horizontal stride 1 keeps a slot's input contiguous.</summary>
+    public static bool Accepts(in ConvGeometry g) => g.StrideW == 1;
+
+    /// <summary>True when <see cref="BackwardInput{T}"/> accepts <paramref name="g"/>: stride 1, and padding within the dilated kernel.</summary>
+    public static bool AcceptsBackwardInput(in ConvGeometry g)
+        => g.StrideH == 1 && g.StrideW == 1 && g.PadH <= g.DilationH * (g.KernelH - 1) && g.PadW <= g.DilationW * (g.KernelW - 1);
+
+    public static void Forward<T>(ConvGeometry g, T[] x, int xOff, T[] w, int wOff, T[]? bias, int biasOff, T[] y, int yOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var l = new Layout(g, Vector512<T>.Count);
+        int og = g.GroupOutChannels, blocks = CeilDiv(og, ForwardRows), k = l.Taps;
+        int packedLength = g.Groups * blocks * k * ForwardRows;
+        T[] packed = ArrayPool<T>.Shared.Rent(packedLength);
+        int[] offsets = TapOffsets(g, l, k);
+        try
+        {
+            // packed[((grp·blocks + b)·K + j)·8 + r] = w[grp·Og + 8b + r, j]: the 8 weights one tap broadcasts are
+            // adjacent. Rows past Og are zero; their results are dropped.
+            Array.Clear(packed, 0, packedLength);
+            for (int grp = 0; grp < g.Groups; grp++)
+            {
+                for (int o = 0; o < og; o++)
+                {
+                    int dst = (grp * blocks + o / ForwardRows) * k * ForwardRows + o % ForwardRows, src = wOff + (grp * og + o) * k;
+                    for (int j = 0; j < k; j++) packed[dst + j * ForwardRows] = w[src + j];
+                }
+            }
+
+            // Work units are (image, group, channel block) triples, in that nesting, so that a thread re-pads its
+            // input only when the image or group changes; more units than images lets batch 1 use every thread.
+            int units = g.Batch * g.Groups * blocks;
+            var (outer, _) = Convolution.Split(units, threads);
+            CpuParallel.For(outer, outer, chunk =>
+                ForwardUnits(g, l, x, xOff, packed, bias, biasOff, y, yOff, offsets,
+                    Convolution.ChunkStart(chunk, outer, units), Convolution.ChunkStart(chunk + 1, outer, units)));
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(packed);
+            ArrayPool<int>.Shared.Return(offsets);
+        }
+    }
+
+    public static void BackwardInput<T>(ConvGeometry g, T[] dy, int dyOff, T[] w, int wOff, T[] dx, int dxOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // With stride 1, dx[c, ih, iw] = Σ_{o,kh,kw} dy[o, ih + pH − kh·dH, iw + pW − kw·dW] · w[o, c, kh, kw]: a
+        // forward convolution of dy (zero-padded by d·(k−1) − p) with taps kh' = KH−1−kh, kw' = KW−1−kw and the roles of
+        // input and output channels exchanged within each group.
+        int og = g.GroupOutChannels, cg = g.GroupInChannels, kh = g.KernelH, kw = g.KernelW;
+        T[] flipped = ArrayPool<T>.Shared.Rent(g.OutChannels * cg * kh * kw);
+        try
+        {
+            // flipped[grp·Cg + c, o, i, j] = w[grp·Og + o, c, KH−1−i, KW−1−j]
+            for (int grp = 0; grp < g.Groups; grp++)
+                for (int o = 0; o < og; o++)
+                    for (int c = 0; c < cg; c++)
+                        for (int i = 0; i < kh; i++)
+                            for (int j = 0; j < kw; j++)
+                                flipped[(((grp * cg + c) * og + o) * kh + i) * kw + j] =
+                                    w[wOff + (((grp * og + o) * cg + c) * kh + kh - 1 - i) * kw + kw - 1 - j];
+            Forward(Transposed(g), dy, dyOff, flipped, 0, null, 0, dx, dxOff, threads);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(flipped);
+        }
+    }
+
+    /// <remarks>
+    /// The sum over images is split into one batch chunk per thread. The first chunk accumulates straight into dw, the
+    /// others into rented partial buffers that are added in at the end, so the result does not depend on scheduling.
+    /// </remarks>
+    public static void BackwardWeight<T>(ConvGeometry g, T[] x, int xOff, T[] dy, int dyOff, T[] dw, int dwOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var l = new Layout(g, Vector512<T>.Count);
+        int weightSize = g.OutChannels * l.Taps;
+        int[] offsets = TapOffsets(g, l, CeilDiv(l.Taps, WeightTaps) * WeightTaps);
+        var (outer, _) = Convolution.Split(g.Batch, threads);
+        var partials = new T[outer - 1][];
+        for (int i = 0; i < partials.Length; i++) partials[i] = ArrayPool<T>.Shared.Rent(weightSize);
+        try
+        {
+            CpuParallel.For(outer, outer, chunk =>
+            {
+                T[] target = chunk == 0 ? dw : partials[chunk - 1];
+                int targetOff = chunk == 0 ? dwOff : 0;
+                WeightImages(g, l, x, xOff, dy, dyOff, target, targetOff, offsets,
+                    Convolution.ChunkStart(chunk, outer, g.Batch), Convolution.ChunkStart(chunk + 1, outer, g.Batch));
+            });
+            Span<T> result = dw.AsSpan(dwOff, weightSize);
+            foreach (T[] partial in partials) TensorPrimitives.Add(result, partial.AsSpan(0, weightSize), result);
+        }
+        finally
+        {
+            foreach (T[] partial in partials) ArrayPool<T>.Shared.Return(partial);
+            ArrayPool<int>.Shared.Return(offsets);
+        }
+    }
+
+    /// <summary>The geometry whose forward pass is the input gradient of a stride-1 <paramref name="g"/>.</summary>
+    public static ConvGeometry Transposed(in ConvGeometry g) => new(
+        g.Batch, g.OutChannels, g.OutHeight, g.OutWidth, g.InChannels, g.KernelH, g.KernelW,
+        StrideH: 1, StrideW: 1,
+        PadH: g.DilationH * (g.KernelH - 1) - g.PadH, PadW: g.DilationW * (g.KernelW - 1) - g.PadW,
+        DilationH: g.DilationH, DilationW: g.DilationW, Groups: g.Groups);
+
+    /// <summary>The padded-buffer and slot arithmetic shared by every kernel (see the class remarks).</summary>
+    private readonly struct Layout
+    {
+        public readonly int Lanes, Chunks, PaddedWidth, PaddedPlane, PaddedInput, Taps, Slots;
+
+        public Layout(in ConvGeometry g, int lanes)
+        {
+            Lanes = lanes;
+            Chunks = CeilDiv(g.OutWidth, lanes);
+            // A slot starting at column ow ≤ (Chunks − 1)·L reads up to column Chunks·L − 1 + (KW − 1)·dW.
+            PaddedWidth = Math.Max(g.Width + 2 * g.PadW, Chunks * lanes + (g.KernelW - 1) * g.DilationW);
+            // The last output row reads input row (OH − 1)·sH + (KH − 1)·dH ≤ H + 2·pH − 1.
+            PaddedPlane = (g.Height + 2 * g.PadH) * PaddedWidth;
+            PaddedInput = g.GroupInChannels * PaddedPlane;
+            Taps = g.GroupInChannels * g.KernelH * g.KernelW;
+            Slots = g.OutHeight * Chunks;
+        }
+    }
+
+    /// <summary>
+    /// Offsets into the padded input of taps j = (c·KH + kh)·KW + kw: c·Hp·Wp + kh·dH·Wp + kw·dW. Entries from Taps up to
+    /// <paramref name="count"/> are 0, so a tile may run past the last tap harmlessly (its results are dropped).
+    /// </summary>
+    private static int[] TapOffsets(in ConvGeometry g, in Layout l, int count)
+    {
+        int[] offsets = ArrayPool<int>.Shared.Rent(count);
+        Array.Clear(offsets, 0, count);
+        int j = 0;
+        for (int c = 0; c < g.GroupInChannels; c++)
+            for (int kh = 0; kh < g.KernelH; kh++)
+                for (int kw = 0; kw < g.KernelW; kw++)
+                    offsets[j++] = c * l.PaddedPlane + kh * g.DilationH * l.PaddedWidth + kw * g.DilationW;
+        return offsets;
+    }
+
+    /// <summary>Offset of slot s's first input element, before adding a tap offset.</summary>
+    private static int SlotInput(in ConvGeometry g, in Layout l, int s) => s / l.Chunks * g.StrideH * l.PaddedWidth + s % l.Chunks * l.Lanes;
+
+    /// <summary>
+    /// Copies the group's Cg input planes of one image (from <paramref name="src"/>) into the interior of the padded
+    /// buffer; the border is left as it is, which is zero because every buffer is cleared once when rented.
+    /// </summary>
+    private static void PadInput<T>(in ConvGeometry g, in Layout l, T* src, T* dst)
+        where T : unmanaged
+    {
+        for (int c = 0; c < g.GroupInChannels; c++)
+            CopyRows(src + c * g.Height * g.Width, g.Width, dst + c * l.PaddedPlane + g.PadH * l.PaddedWidth + g.PadW, l.PaddedWidth, g.Height, g.Width);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of <paramref name="width"/> elements between row pitches: whole vectors, then
+    /// the tail by masked load and store, so nothing past <paramref name="width"/> is read or written. Rows here are a
+    /// few vectors long, where a memmove call per row would cost more than the copy.
+    /// </summary>
+    private static void CopyRows<T>(T* src, int srcPitch, T* dst, int dstPitch, int rows, int width)
+        where T : unmanaged
+    {
+        int lanes = Vector512<T>.Count, whole = width - width % lanes;
+        Vector512<T> tailMask = TailMask<T>(width - whole);
+        for (int r = 0; r < rows; r++, src += srcPitch, dst += dstPitch)
+        {
+            for (int c = 0; c < whole; c += lanes) Vector512.Load(src + c).Store(dst + c);
+            if (whole < width) StoreLanes(dst + whole, LoadLanes(src + whole, tailMask), false, tailMask);
+        }
+    }
+
+    /// <summary>All ones in lanes below <paramref name="count"/>, zero from there on.</summary>
+    private static Vector512<T> TailMask<T>(int count)
+        where T : unmanaged
+        => typeof(T) == typeof(float)
+            ? Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).As<int, T>()
+            : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).As<long, T>();
+
+    private static void ForwardUnits<T>(ConvGeometry g, Layout l, T[] x, int xOff, T[] packed, T[]? bias, int biasOff,
+        T[] y, int yOff, int[] offsets, int firstUnit, int endUnit)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int og = g.GroupOutChannels, blocks = CeilDiv(og, ForwardRows), k = l.Taps, outWidth = g.OutWidth, outPlane = g.OutHeight * outWidth;
+        // Slots per pass: as many output rows as keep the input rows they read (times Cg planes) within ForwardBlockBytes.
+        int rowBytes = g.GroupInChannels * l.PaddedWidth * Unsafe.SizeOf<T>();
+        int passRows = Math.Max(1, (ForwardBlockBytes / rowBytes - (g.KernelH - 1) * g.DilationH) / g.StrideH);
+        int passSlots = Math.Min(l.Slots, passRows * l.Chunks);
+        T[] padded = ArrayPool<T>.Shared.Rent(l.PaddedInput);
+        Array.Clear(padded, 0, l.PaddedInput);
+        Vector512<T>* acc = stackalloc Vector512<T>[2 * ForwardRows];
+        // The lanes a row's last slot keeps: those below OW − (Chunks − 1)·L.
+        Vector512<T> tailMask = TailMask<T>(outWidth - (l.Chunks - 1) * l.Lanes);
+        try
+        {
+            fixed (T* xp = padded, wp = packed, yp = y, xs = x)
+            fixed (int* offp = offsets)
+            {
+                for (int unit = firstUnit; unit < endUnit;)
+                {
+                    // This thread's channel blocks [block0, block1) of one (image, group) item share one padded input;
+                    // passes over slots go outside the blocks so that each pass's input rows serve them all.
+                    int item = unit / blocks, block0 = unit % blocks, block1 = Math.Min(blocks, block0 + endUnit - unit);
+                    unit += block1 - block0;
+                    int n = item / g.Groups, grp = item % g.Groups;
+                    PadInput(g, l, xs + xOff + (n * g.InChannels + grp * g.GroupInChannels) * g.Height * g.Width, xp);
+                    for (int pass = 0; pass < l.Slots; pass += passSlots)
+                    {
+                        int passEnd = Math.Min(l.Slots, pass + passSlots);
+                        for (int block = block0; block < block1; block++)
+                        {
+                            T* w = wp + (grp * blocks + block) * k * ForwardRows;
+                            int rows = Math.Min(ForwardRows, og - block * ForwardRows);
+                            int o0 = grp * og + block * ForwardRows;
+                            T* yBlock = yp + yOff + (n * g.OutChannels + o0) * outPlane;
+                            for (int s = pass; s < passEnd; s += 2)
+                            {
+                                // An odd slot count pairs the last slot with itself; it is stored once.
+                                int s1 = Math.Min(s + 1, passEnd - 1);
+                                ForwardTile(k, w, offp, xp + SlotInput(g, l, s), xp + SlotInput(g, l, s1), acc);
+                                int out0 = SlotOutput(l, outWidth, s), out1 = SlotOutput(l, outWidth, s1);
+                                bool whole0 = SlotIsWhole(l, outWidth, s), whole1 = SlotIsWhole(l, outWidth, s1);
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    Vector512<T> b = bias is null ? Vector512<T>.Zero : Vector512.Create(bias[biasOff + o0 + r]);
+                                    T* plane = yBlock + r * outPlane;
+                                    StoreLanes(plane + out0, acc[2 * r] + b, whole0, tailMask);
+                                    if (s1 != s) StoreLanes(plane + out1, acc[2 * r + 1] + b, whole1, tailMask);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(padded);
+        }
+    }
+
+    /// <summary>Offset of slot s's first element in an output plane (row oh, column ow).</summary>
+    private static int SlotOutput(in Layout l, int outWidth, int s) => s / l.Chunks * outWidth + s % l.Chunks * l.Lanes;
+
+    /// <summary>Whether all L lanes of slot s lie inside its output row.</summary>
+    private static bool SlotIsWhole(in Layout l, int outWidth, int s) => (s % l.Chunks + 1) * l.Lanes <= outWidth;
+
+    /// <summary>Loads the lanes set in <paramref name="mask"/> and zeros elsewhere; masked-out lanes are not read, so cannot fault.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> LoadLanes<T>(T* src, Vector512<T> mask)
+        where T : unmanaged
+        => typeof(T) == typeof(float)
+            ? Avx512F.MaskLoad((float*)src, mask.AsSingle(), Vector512<float>.Zero).As<float, T>()
+            : Avx512F.MaskLoad((double*)src, mask.AsDouble(), Vector512<double>.Zero).As<double, T>();
+
+    /// <summary>
+    /// Stores <paramref name="v"/> whole, or only the lanes set in <paramref name="tailMask"/> by a masked store (which
+    /// never writes, so cannot fault on, the lanes it leaves out).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreLanes<T>(T* dst, Vector512<T> v, bool whole, Vector512<T> tailMask)
+        where T : unmanaged
+    {
+        if (whole) v.Store(dst);
+        else if (typeof(T) == typeof(float)) Avx512F.MaskStore((float*)dst, tailMask.AsSingle(), v.AsSingle());
+        else Avx512F.MaskStore((double*)dst, tailMask.AsDouble(), v.AsDouble());
+    }
+
+    /// <summary>
+    /// acc[2r + q] = Σ_j w[j·8 + r] · x_q[offsets[j] .. + L) for r &lt; 8, q &lt; 2: one 8-channel × 2-slot tile of the
+    /// forward product, over all <paramref name="k"/> taps.
+    /// </summary>
+    private static void ForwardTile<T>(int k, T* w, int* offsets, T* x0, T* x1, Vector512<T>* acc)
+        where T : unmanaged
+    {
+        Vector512<T> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        Vector512<T> a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
+        for (int j = 0; j < k; j++, w += ForwardRows)
+        {
+            int o = offsets[j];
+            Vector512<T> v0 = Vector512.Load(x0 + o), v1 = Vector512.Load(x1 + o);
+            Vector512<T> b = Vector512.Create(w[0]);
+            a00 = Fma(b, v0, a00); a01 = Fma(b, v1, a01);
+            b = Vector512.Create(w[1]);
+            a10 = Fma(b, v0, a10); a11 = Fma(b, v1, a11);
+            b = Vector512.Create(w[2]);
+            a20 = Fma(b, v0, a20); a21 = Fma(b, v1, a21);
+            b = Vector512.Create(w[3]);
+            a30 = Fma(b, v0, a30); a31 = Fma(b, v1, a31);
+            b = Vector512.Create(w[4]);
+            a40 = Fma(b, v0, a40); a41 = Fma(b, v1, a41);
+            b = Vector512.Create(w[5]);
+            a50 = Fma(b, v0, a50); a51 = Fma(b, v1, a51);
+            b = Vector512.Create(w[6]);
+            a60 = Fma(b, v0, a60); a61 = Fma(b, v1, a61);
+            b = Vector512.Create(w[7]);
+            a70 = Fma(b, v0, a70); a71 = Fma(b, v1, a71);
+        }
+        acc[0] = a00; acc[1] = a01; acc[2] = a10; acc[3] = a11; acc[4] = a20; acc[5] = a21; acc[6] = a30; acc[7] = a31;
+        acc[8] = a40; acc[9] = a41; acc[10] = a50; acc[11] = a51; acc[12] = a60; acc[13] = a61; acc[14] = a70; acc[15] = a71;
+    }
+
+    /// <summary>Accumulates the weight gradient of images [first, end) into target (overwriting it).</summary>
+    private static void WeightImages<T>(ConvGeometry g, Layout l, T[] x, int xOff, T[] dy, int dyOff, T[] target, int targetOff,
+        int[] offsets, int first, int end)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int og = g.GroupOutChannels, k = l.Taps;
+        int rowBlocks = CeilDiv(og, WeightRows), tapBlocks = CeilDiv(k, WeightTaps);
+        // dy is copied too, to rows of Chunks·L with zeroed tails, so lanes past OW contribute nothing; the planes for
+        // channels past Og in the last row block stay zero. Its rows start on 64-byte boundaries (one spare vector
+        // leaves room to shift), so that the 6 dy loads of a slot never straddle cache lines; the input loads must,
+        // being shifted by kw·dW.
+        int dyRow = l.Chunks * l.Lanes, dyPlane = g.OutHeight * dyRow, dyImage = rowBlocks * WeightRows * dyPlane;
+        int images = Math.Clamp(WeightBlockBytes / ((l.PaddedInput + dyImage) * Unsafe.SizeOf<T>()), 1, end - first);
+        T[] xs = ArrayPool<T>.Shared.Rent(images * l.PaddedInput), ds = ArrayPool<T>.Shared.Rent(images * dyImage + l.Lanes);
+        int[] slotDy = ArrayPool<int>.Shared.Rent(images * l.Slots), slotX = ArrayPool<int>.Shared.Rent(images * l.Slots);
+        Array.Clear(xs, 0, images * l.PaddedInput);
+        Array.Clear(ds, 0, images * dyImage + l.Lanes);
+        Array.Clear(target, targetOff, g.OutChannels * k);
+        Vector512<T>* acc = stackalloc Vector512<T>[WeightRows * WeightTaps];
+        try
+        {
+            fixed (T* xp = xs, dpRaw = ds, tp = target, xsrc = x, dsrc = dy)
+            fixed (int* offp = offsets, sdp = slotDy, sxp = slotX)
+            {
+                int align = (int)((64 - ((nint)dpRaw & 63)) & 63) / Unsafe.SizeOf<T>(); // the array is pinned, so this holds
+                T* dp = dpRaw + align;
+                for (int grp = 0; grp < g.Groups; grp++)
+                {
+                    for (int n0 = first; n0 < end; n0 += images)
+                    {
+                        int count = Math.Min(images, end - n0);
+                        for (int i = 0; i < count; i++)
+                        {
+                            int n = n0 + i;
+                            PadInput(g, l, xsrc + xOff + (n * g.InChannels + grp * g.GroupInChannels) * g.Height * g.Width, xp + i * l.PaddedInput);
+                            // Row oh of channel o lands at (o·OH + oh)·dyRow: the group's Og·OH rows in one sweep.
+                            CopyRows(dsrc + dyOff + (n * g.OutChannels + grp * og) * g.OutHeight * g.OutWidth, g.OutWidth,
+                                dp + i * dyImage, dyRow, og * g.OutHeight, g.OutWidth);
+                            for (int s = 0; s < l.Slots; s++)
+                            {
+                                slotDy[i * l.Slots + s] = i * dyImage + s / l.Chunks * dyRow + s % l.Chunks * l.Lanes;
+                                slotX[i * l.Slots + s] = i * l.PaddedInput + SlotInput(g, l, s);
+                            }
+                        }
+                        for (int rb = 0; rb < rowBlocks; rb++)
+                        {
+                            int rows = Math.Min(WeightRows, og - rb * WeightRows);
+                            for (int tb = 0; tb < tapBlocks; tb++)
+                            {
+                                WeightTile(count * l.Slots, sdp, sxp, dp + rb * WeightRows * dyPlane, dyPlane, xp, offp + tb * WeightTaps, acc);
+                                int taps = Math.Min(WeightTaps, k - tb * WeightTaps);
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    int at = targetOff + (grp * og + rb * WeightRows + r) * k + tb * WeightTaps;
+                                    // Only the last tap block can be short; its extra taps read offset 0 and are dropped.
+                                    if (taps == WeightTaps)
+                                    {
+                                        AddSums(tp + at, acc + r * WeightTaps);
+                                    }
+                                    else
+                                    {
+                                        for (int t = 0; t < taps; t++) tp[at + t] += Vector512.Sum(acc[r * WeightTaps + t]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(xs);
+            ArrayPool<T>.Shared.Return(ds);
+            ArrayPool<int>.Shared.Return(slotDy);
+            ArrayPool<int>.Shared.Return(slotX);
+        }
+    }
+
+    /// <summary>
+    /// acc[4r + t] = Σ_s dy_r[slotDy[s] .. + L) ⊙ x[slotX[s] + taps[t] .. + L) for r &lt; 6, t &lt; 4, where dy_r is
+    /// dy + r·dyPlane: one 6-channel × 4-tap tile of the weight gradient, still spread across lanes.
+    /// </summary>
+    private static void WeightTile<T>(int slots, int* slotDy, int* slotX, T* dy, int dyPlane, T* x, int* taps, Vector512<T>* acc)
+        where T : unmanaged
+    {
+        nint t0 = taps[0], t1 = taps[1], t2 = taps[2], t3 = taps[3];
+        nint p = dyPlane;
+        Vector512<T> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector512<T> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<T> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector512<T> a30 = default, a31 = default, a32 = default, a33 = default;
+        Vector512<T> a40 = default, a41 = default, a42 = default, a43 = default;
+        Vector512<T> a50 = default, a51 = default, a52 = default, a53 = default;
+        for (int s = 0; s < slots; s++)
+        {
+            T* d = dy + slotDy[s];
+            T* xs = x + slotX[s];
+            Vector512<T> d0 = Vector512.Load(d), d1 = Vector512.Load(d + p), d2 = Vector512.Load(d + 2 * p);
+            Vector512<T> d3 = Vector512.Load(d + 3 * p), d4 = Vector512.Load(d + 4 * p), d5 = Vector512.Load(d + 5 * p);
+            Vector512<T> v = Vector512.Load(xs + t0);
+            a00 = Fma(d0, v, a00); a10 = Fma(d1, v, a10); a20 = Fma(d2, v, a20); a30 = Fma(d3, v, a30); a40 = Fma(d4, v, a40); a50 = Fma(d5, v, a50);
+            v = Vector512.Load(xs + t1);
+            a01 = Fma(d0, v, a01); a11 = Fma(d1, v, a11); a21 = Fma(d2, v, a21); a31 = Fma(d3, v, a31); a41 = Fma(d4, v, a41); a51 = Fma(d5, v, a51);
+            v = Vector512.Load(xs + t2);
+            a02 = Fma(d0, v, a02); a12 = Fma(d1, v, a12); a22 = Fma(d2, v, a22); a32 = Fma(d3, v, a32); a42 = Fma(d4, v, a42); a52 = Fma(d5, v, a52);
+            v = Vector512.Load(xs + t3);
+            a03 = Fma(d0, v, a03); a13 = Fma(d1, v, a13); a23 = Fma(d2, v, a23); a33 = Fma(d3, v, a33); a43 = Fma(d4, v, a43); a53 = Fma(d5, v, a53);
+        }
+        acc[0] = a00; acc[1] = a01; acc[2] = a02; acc[3] = a03;
+        acc[4] = a10; acc[5] = a11; acc[6] = a12; acc[7] = a13;
+        acc[8] = a20; acc[9] = a21; acc[10] = a22; acc[11] = a23;
+        acc[12] = a30; acc[13] = a31; acc[14] = a32; acc[15] = a33;
+        acc[16] = a40; acc[17] = a41; acc[18] = a42; acc[19] = a43;
+        acc[20] = a50; acc[21] = a51; acc[22] = a52; acc[23] = a53;
+    }
+
+    /// <summary>dst[t] += the lane sum of v[t], for t &lt; 4: four horizontal sums sharing their shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddSums<T>(T* dst, Vector512<T>* v)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            // vhaddps adds neighbours within each 128-bit half: two rounds over the 8-lane folds leave lane i of each
+            // half holding part of vector i's sum, and adding the halves finishes it.
+            Vector256<float> a = Fold(v[0].AsSingle()), b = Fold(v[1].AsSingle()), c = Fold(v[2].AsSingle()), d = Fold(v[3].AsSingle());
+            Vector256<float> h = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
+            Vector128<float> sums = h.GetLower() + h.GetUpper();
+            float* f = (float*)dst;
+            (Vector128.Load(f) + sums).Store(f);
+        }
+        else
+        {
+            Vector256<double> a = Fold(v[0].AsDouble()), b = Fold(v[1].AsDouble()), c = Fold(v[2].AsDouble()), d = Fold(v[3].AsDouble());
+            // hadd(a, b) = [a0+a1, b0+b1 | a2+a3, b2+b3]; adding the low halves of ab, cd to their high halves finishes.
+            Vector256<double> ab = Avx.HorizontalAdd(a, b), cd = Avx.HorizontalAdd(c, d);
+            Vector256<double> sums = Avx.Permute2x128(ab, cd, 0x20) + Avx.Permute2x128(ab, cd, 0x31);
+            double* p = (double*)dst;
+            (Vector256.Load(p) + sums).Store(p);
+        }
+    }
+
+    /// <summary>Adds the two 256-bit halves: the first step of a lane sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<TLane> Fold<TLane>(Vector512<TLane> v) => v.GetLower() + v.GetUpper();
+
+    /// <summary>a·b + c in one rounding; the JIT keeps only the branch for T.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        throw new NotSupportedException($"Conv2d is implemented for float and double, not {typeof(T).Name}.");
+    }
+
+    private static int CeilDiv(int a, int b) => (a + b - 1) / b;
+}

@@ -1,0 +1,201 @@
+using System.Numerics;
+using Nabla.Kernels.Cpu;
+using Xunit;
+
+namespace Nabla.Tests.Kernels;
+
+/// <summary>
+/// <see cref="Gemm"/> against the triple-loop <see cref="ReferenceGemm"/>: odd shapes that leave partial register tiles,
+/// shapes on both sides of the direct/packed switch and of the depth and row blocking, all four layouts, offsets and
+/// leading dimensions wider than the matrix, one and two threads, float and double.
+/// </summary>
+public class GemmTests
+{
+    /// <summary>
+    /// (m, n, k). Covers 1×1×1, vectors, batch-1 inference, primes, 63/65/127/129 around the tile and vector widths,
+    /// several depth blocks (k &gt; 512), and, with two threads, each way of splitting: the direct path by columns
+    /// (4×300×300), the packed path by columns (one row block: 150×70×300, 9×1500×80) and by rows (300×40×100).
+    /// </summary>
+    private static readonly (int M, int N, int K)[] Shapes =
+    [
+        (1, 1, 1), (1, 7, 5), (5, 1, 9), (3, 40, 2), (1, 256, 784), (4, 300, 300),
+        (17, 31, 13), (8, 32, 1), (63, 65, 127), (65, 63, 129), (127, 129, 65), (129, 127, 63),
+        (64, 64, 64), (20, 40, 1100), (150, 70, 300), (9, 1500, 80), (300, 40, 100),
+    ];
+
+    public static TheoryData<int, int, int, bool, bool, int> FloatCases()
+    {
+        var data = new TheoryData<int, int, int, bool, bool, int>();
+        foreach (var (m, n, k) in Shapes)
+            foreach (bool transA in new[] { false, true })
+                foreach (bool transB in new[] { false, true })
+                    foreach (int threads in new[] { 1, 2 })
+                        data.Add(m, n, k, transA, transB, threads);
+        return data;
+    }
+
+    public static TheoryData<int, int, int, bool, bool, int> DoubleCases()
+    {
+        var data = new TheoryData<int, int, int, bool, bool, int>();
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (1, 100, 300), (17, 31, 13), (65, 63, 129), (129, 33, 300) })
+            foreach (bool transA in new[] { false, true })
+                foreach (bool transB in new[] { false, true })
+                    foreach (int threads in new[] { 1, 2 })
+                        data.Add(m, n, k, transA, transB, threads);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FloatCases))]
+    public void Float_matches_reference(int m, int n, int k, bool transA, bool transB, int threads)
+        => Check<float>(m, n, k, transA, transB, 0.75, 0.5, threads, seed: HashCode.Combine(m, n, k, transA, transB));
+
+    [Theory]
+    [MemberData(nameof(DoubleCases))]
+    public void Double_matches_reference(int m, int n, int k, bool transA, bool transB, int threads)
+        => Check<double>(m, n, k, transA, transB, -1.25, 2, threads, seed: HashCode.Combine(m, n, k, transA, transB));
+
+    /// <summary>Direct and packed paths, with a second depth block that must accumulate onto the first rather than apply beta again. Beta = 0 starts C as NaN, which must not leak.</summary>
+    [Theory]
+    [InlineData(1.0, 0.0)]
+    [InlineData(1.0, 1.0)]
+    [InlineData(-0.5, 2.0)]
+    [InlineData(2.0, -1.0)]
+    [InlineData(0.3, 0.0)]
+    public void Alpha_and_beta_variations(double alpha, double beta)
+    {
+        foreach (var (m, n, k) in new[] { (3, 50, 20), (24, 50, 600), (300, 20, 170) })
+        {
+            Check<float>(m, n, k, false, false, alpha, beta, threads: 1, seed: m);
+            Check<float>(m, n, k, true, true, alpha, beta, threads: 2, seed: m);
+            Check<double>(m, n, k, false, true, alpha, beta, threads: 2, seed: m);
+        }
+    }
+
+    /// <summary>A product wide enough (k·n beyond the packed-B limit) that B is packed in several column blocks.</summary>
+    [Fact]
+    public void Several_column_blocks_of_B()
+    {
+        Check<float>(5, 1000, 2100, true, true, 1, 0.5, threads: 2, seed: 5);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    public void Empty_depth_scales_C_by_beta(double beta)
+    {
+        foreach (var (m, n) in new[] { (1, 1), (7, 300), (40, 40) })
+        {
+            Check<float>(m, n, 0, false, false, 1, beta, threads: 2, seed: n);
+            Check<double>(m, n, 0, true, true, 1, beta, threads: 1, seed: n);
+        }
+    }
+
+    [Fact]
+    public void Zero_alpha_scales_C_without_reading_A_or_B()
+    {
+        var a = Enumerable.Repeat(float.NaN, 40 * 50).ToArray();
+        var b = Enumerable.Repeat(float.NaN, 50 * 60).ToArray();
+        var c = Enumerable.Range(0, 40 * 60).Select(i => (float)i).ToArray();
+        Gemm.Multiply(false, false, 40, 60, 50, 0f, a, 0, 50, b, 0, 60, 0.5f, c, 0, 60, 2);
+        for (int i = 0; i < c.Length; i++) Assert.Equal(0.5f * i, c[i]);
+    }
+
+    [Fact]
+    public void Empty_output_touches_nothing()
+    {
+        var c = new[] { 1f, 2f };
+        Gemm.Multiply(false, false, 0, 2, 3, 1f, [], 0, 3, new float[6], 0, 2, 0f, c, 0, 2, 2);
+        Gemm.Multiply(false, false, 1, 0, 3, 1f, new float[3], 0, 3, [], 0, 0, 0f, c, 0, 0, 2);
+        Assert.Equal([1f, 2f], c);
+    }
+
+    [Fact]
+    public void Arrays_too_small_for_the_shape_are_rejected()
+    {
+        var a = new float[4 * 5];
+        var b = new float[5 * 6];
+        var c = new float[4 * 6];
+        Gemm.Multiply(false, false, 4, 6, 5, 1f, a, 0, 5, b, 0, 6, 0f, c, 0, 6, 1);
+        Assert.ThrowsAny<ArgumentException>(() => Gemm.Multiply(false, false, 4, 6, 5, 1f, a, 1, 5, b, 0, 6, 0f, c, 0, 6, 1));
+        Assert.ThrowsAny<ArgumentException>(() => Gemm.Multiply(false, true, 4, 6, 5, 1f, a, 0, 5, b, 0, 6, 0f, c, 0, 6, 1));
+        Assert.ThrowsAny<ArgumentException>(() => Gemm.Multiply(false, false, 4, 6, 5, 1f, a, 0, 5, b, 0, 6, 0f, c, 0, 7, 1));
+        Assert.ThrowsAny<ArgumentException>(() => Gemm.Multiply(false, false, 4, 6, 5, 1f, a, 0, 4, b, 0, 6, 0f, c, 0, 6, 1));
+        Assert.ThrowsAny<ArgumentException>(() => Gemm.Multiply(false, false, -1, 6, 5, 1f, a, 0, 5, b, 0, 6, 0f, c, 0, 6, 1));
+    }
+
+    /// <summary>Several callers at once share the worker pool (and each has its own packing buffers).</summary>
+    [Fact]
+    public void Concurrent_callers_get_correct_results()
+    {
+        Parallel.For(0, 8, i => Check<float>(300 + i, 30, 120, i % 2 == 0, i % 3 == 0, 1, 0, threads: 2, seed: i));
+    }
+
+    /// <summary>
+    /// Runs Gemm and the reference on the same random operands, with offsets and padded leading dimensions, and compares
+    /// the whole C buffer (so padding between rows must survive untouched). Beta = 0 starts C as NaN.
+    /// The tolerance is per element: a few √(k+2)·ε times |alpha|·Σ|a||b| + |beta·c|, the magnitude the rounding scales with.
+    /// </summary>
+    private static void Check<T>(int m, int n, int k, bool transA, bool transB, double alpha, double beta, int threads, int seed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(seed);
+        int aRows = transA ? k : m, aCols = transA ? m : k;
+        int bRows = transB ? n : k, bCols = transB ? k : n;
+        int lda = aCols + rng.Next(3), ldb = bCols + rng.Next(3), ldc = n + rng.Next(3);
+        int aOff = rng.Next(5), bOff = rng.Next(5), cOff = rng.Next(5);
+        T[] a = Random<T>(rng, aOff + aRows * lda + 2);
+        T[] b = Random<T>(rng, bOff + bRows * ldb + 2);
+        T[] c = Random<T>(rng, cOff + m * ldc + 2);
+        if (beta == 0) Array.Fill(c, T.NaN);
+        T[] expected = (T[])c.Clone();
+        T al = T.CreateChecked(alpha), be = T.CreateChecked(beta);
+
+        Multiply(transA, transB, m, n, k, al, a, aOff, lda, b, bOff, ldb, be, c, cOff, ldc, threads);
+        Reference(transA, transB, m, n, k, al, a, aOff, lda, b, bOff, ldb, be, expected, cOff, ldc);
+
+        // The same product on absolute values bounds the size of every partial sum.
+        T[] scale = c.Select(x => T.IsNaN(x) ? T.Zero : T.Abs(x)).ToArray();
+        Reference(transA, transB, m, n, k, T.Abs(al), a.Select(T.Abs).ToArray(), aOff, lda, b.Select(T.Abs).ToArray(), bOff, ldb,
+            T.Abs(be), scale, cOff, ldc);
+        T eps = T.CreateChecked(typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16);
+        T tolerance = T.CreateChecked(4 * Math.Sqrt(k + 2)) * eps;
+        for (int i = 0; i < c.Length; i++)
+        {
+            bool inWindow = i >= cOff && i < cOff + m * ldc && (i - cOff) % ldc < n;
+            if (!inWindow)
+            {
+                Assert.True(T.IsNaN(expected[i]) ? T.IsNaN(c[i]) : c[i] == expected[i], $"C[{i}] outside the output was modified");
+                continue;
+            }
+            Assert.False(T.IsNaN(c[i]), $"C[{i}] is NaN ({m}×{n}×{k}, transA={transA}, transB={transB}, threads={threads})");
+            T error = T.Abs(c[i] - expected[i]);
+            Assert.True(error <= tolerance * scale[i] + eps,
+                $"C[{i}] = {c[i]}, expected {expected[i]} ({m}×{n}×{k}, transA={transA}, transB={transB}, threads={threads})");
+        }
+    }
+
+    private static T[] Random<T>(Random rng, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x = new T[length];
+        for (int i = 0; i < length; i++) x[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T beta, T[] c, int cOff, int ldc, int threads)
+    {
+        if (typeof(T) == typeof(float))
+            Gemm.Multiply(transA, transB, m, n, k, (float)(object)alpha!, (float[])(object)a, aOff, lda, (float[])(object)b, bOff, ldb, (float)(object)beta!, (float[])(object)c, cOff, ldc, threads);
+        else
+            Gemm.Multiply(transA, transB, m, n, k, (double)(object)alpha!, (double[])(object)a, aOff, lda, (double[])(object)b, bOff, ldb, (double)(object)beta!, (double[])(object)c, cOff, ldc, threads);
+    }
+
+    private static void Reference<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T beta, T[] c, int cOff, int ldc)
+    {
+        if (typeof(T) == typeof(float))
+            ReferenceGemm.Multiply(transA, transB, m, n, k, (float)(object)alpha!, (float[])(object)a, aOff, lda, (float[])(object)b, bOff, ldb, (float)(object)beta!, (float[])(object)c, cOff, ldc);
+        else
+            ReferenceGemm.Multiply(transA, transB, m, n, k, (double)(object)alpha!, (double[])(object)a, aOff, lda, (double[])(object)b, bOff, ldb, (double)(object)beta!, (double[])(object)c, cOff, ldc);
+    }
+}
