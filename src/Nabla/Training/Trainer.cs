@@ -33,6 +33,27 @@ public static class Trainer
         return samples == 0 ? double.NaN : total / samples;
     }
 
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs of shuffled mini-batches and evaluates on <paramref name="test"/>
+    /// after each; returns the history. <paramref name="onEpoch"/> sees each record as it is made (to log or checkpoint).
+    /// </summary>
+    public static List<EpochRecord> Fit(Module model, Optimizer optimizer, IDataset train, IDataset test, LossFunction loss, int epochs,
+        int batchSize, Generator random, int classes, Action<EpochRecord>? onEpoch = null)
+    {
+        var loader = new DataLoader(train, batchSize, Sampling.Shuffle, generator: random);
+        var history = new List<EpochRecord>();
+        for (int epoch = 1; epoch <= epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            double trainLoss = TrainEpoch(model, optimizer, loader, loss, random, epoch);
+            var eval = Evaluate(model, test, loss, classes);
+            var record = new EpochRecord(epoch, trainLoss, eval.Loss, eval.Accuracy, clock.Elapsed.TotalSeconds, optimizer.LearningRate);
+            history.Add(record);
+            onEpoch?.Invoke(record);
+        }
+        return history;
+    }
+
     /// <summary>Loss, accuracy and confusion matrix in evaluation mode, without recording gradients.</summary>
     public static Evaluation Evaluate(Module model, IDataset data, LossFunction loss, int classes, int batchSize = 500)
     {

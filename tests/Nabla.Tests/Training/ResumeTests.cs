@@ -53,6 +53,17 @@ public sealed class ResumeTests : IDisposable
     }
 
     [Fact]
+    public void Fit_learns_a_separable_problem_and_reports_every_epoch()
+    {
+        var (model, optimizer, random) = Fresh();
+        var seen = new List<int>();
+        var history = Trainer.Fit(model, optimizer, Blobs(256), Blobs(64), Loss.CrossEntropyLoss, epochs: 5, batchSize: 16, random, classes: 2, onEpoch: r => seen.Add(r.Epoch));
+        Assert.Equal([1, 2, 3, 4, 5], seen);
+        Assert.True(history[^1].TrainLoss < history[0].TrainLoss, "training loss should fall");
+        Assert.True(history[^1].TestAccuracy > 0.9, $"accuracy {history[^1].TestAccuracy} on a linearly separable problem");
+    }
+
+    [Fact]
     public void Loading_a_checkpoint_of_another_architecture_names_the_mismatch()
     {
         var (model, optimizer, random) = Fresh();
