@@ -35,8 +35,8 @@ namespace Nabla.Kernels.Cpu;
 /// there are too few rows to go round; each thread packs only the A rows it needs, so nothing is packed twice.
 /// </para>
 /// <para>
-/// Small products (too little work to repay packing, or m ≤ 4, e.g. batch-1 inference) take a direct path:
-/// row updates (C row += a·B row) when B rows are contiguous, dot products when op(B) is transposed.
+/// Small products (too little work to repay packing, or m ≤ 4, e.g. batch-1 inference) take a single-threaded direct
+/// path: row updates (C row += a·B row) when B rows are contiguous, dot products when op(B) is transposed.
 /// </para>
 /// <para>
 /// Micro-kernel choice is fixed when the JIT compiles: Vector512 (8×32 floats, 16 zmm registers hold C)
@@ -51,8 +51,6 @@ internal static unsafe class Gemm
 
     /// <summary>Largest row block of A packed at once (a multiple of both kernels' MR): mc×kc must stay in L2.</summary>
     private const int MC = 288;
-    private static readonly bool Rows1 = Environment.GetEnvironmentVariable("ROWS1") == "1";
-    private static readonly int MT = int.Parse(Environment.GetEnvironmentVariable("MT") ?? "4");
 
     /// <summary>Most elements of B packed at once (k×nc); wider B is done in several column blocks.</summary>
     private const int PackedBLimit = 1 << 21;
@@ -65,9 +63,6 @@ internal static unsafe class Gemm
     /// dispatch (1–2 µs) the helper starts with cold caches and must pull the packed B from the other core.
     /// </summary>
     private const long ParallelWorkLimit = 1 << 20;
-
-    /// <summary>The same for the direct path, which streams B once and so gains from a second core sooner.</summary>
-    private const long DirectParallelWorkLimit = 1 << 18;
 
     /// <summary>
     /// C = alpha·op(A)·op(B) + beta·C, row-major. op(A) is m×k: element (i,p) is a[aOffset + i*lda + p], or a[aOffset + p*lda + i] when transA.
@@ -110,10 +105,10 @@ internal static unsafe class Gemm
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta);
-            bool direct = m <= MT || (long)m * n * k < DirectWorkLimit;
+            bool direct = m <= 4 || (long)m * n * k < DirectWorkLimit;
             if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads);
             else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads);
-            else Direct(p, threads);
+            else Direct(p);
         }
     }
 
@@ -551,62 +546,42 @@ internal static unsafe class Gemm
     // ---------------------------------------------------------------- direct path
 
     /// <summary>
-    /// Unpacked product for small problems and for m ≤ 4. Only the latter can carry enough work to split, and then
-    /// only columns can be split; the cut points fall on 64-byte lines of C's first row, because the row-update form
-    /// rewrites each C element k times and a line shared by two threads would bounce between cores every time.
+    /// Unpacked product for small problems and for m ≤ 4, always on the calling thread: with so few rows the work is
+    /// streaming B once through the cache, and one core already takes all the bandwidth there is. Measured on the
+    /// 2-core Zen 5 VM, a second thread made 4×256×784 and 1×4096×4096 slower, not faster (the halves of B then
+    /// also have to move between the cores' L2 caches from call to call).
     /// </summary>
-    private static void Direct<T>(Problem<T> p, int threads) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int line = 64 / sizeof(T);
-        int tasks = threads > 1 && (long)p.M * p.N * p.K >= DirectParallelWorkLimit ? Math.Min(threads, p.N / (4 * line)) : 1;
-        if (tasks <= 1)
-        {
-            DirectBlock(p, 0, p.M, 0, p.N);
-            return;
-        }
-        // Elements before the first line boundary, then whole lines shared out evenly.
-        int lead = (int)((64 - (nint)p.C.Base % 64) % 64) / sizeof(T);
-        int lines = (p.N - lead) / line;
-        CpuParallel.For(tasks, tasks, t =>
-        {
-            int j0 = t == 0 ? 0 : lead + t * lines / tasks * line;
-            int j1 = t == tasks - 1 ? p.N : lead + (t + 1) * lines / tasks * line;
-            DirectBlock(p, 0, p.M, j0, j1);
-        });
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DirectBlock<T>(Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Direct<T>(Problem<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int n = j1 - j0;
-        if (n <= 0) return;
+        int n = p.N;
         if (p.B.Col == 1)
         {
             // B rows are contiguous: C row += (alpha·A[i,p])·B row p, four C rows per pass over B.
-            for (int r = i0; r < i1; r++) ScaleRow(p.C.At(r, j0), n, p.Beta);
-            int i = i0;
-            for (; !Rows1 && i + 4 <= i1; i += 4)
+            for (int r = 0; r < p.M; r++) ScaleRow(p.C.At(r, 0), n, p.Beta);
+            int i = 0;
+            for (; i + 4 <= p.M; i += 4)
             {
-                T* c0 = p.C.At(i, j0), c1 = p.C.At(i + 1, j0), c2 = p.C.At(i + 2, j0), c3 = p.C.At(i + 3, j0);
+                T* c0 = p.C.At(i, 0), c1 = p.C.At(i + 1, 0), c2 = p.C.At(i + 2, 0), c3 = p.C.At(i + 3, 0);
                 for (int d = 0; d < p.K; d++)
                 {
-                    Axpy4(p.B.At(d, j0), n,
+                    Axpy4(p.B.At(d, 0), n,
                         p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i + 1, d), p.Alpha * *p.A.At(i + 2, d), p.Alpha * *p.A.At(i + 3, d),
                         c0, c1, c2, c3);
                 }
             }
-            for (; i < i1; i++)
+            for (; i < p.M; i++)
             {
                 // A single row would load and store C once per FMA; taking four B rows per pass cuts that to one
                 // load and store per four FMAs (the batch-1 case: 1×784 · 784×256).
-                T* ci = p.C.At(i, j0);
+                T* ci = p.C.At(i, 0);
                 int d = 0;
                 for (; d + 4 <= p.K; d += 4)
                 {
-                    AxpyDepth4(p.B.At(d, j0), p.B.Row, n,
+                    AxpyDepth4(p.B.At(d, 0), p.B.Row, n,
                         p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i, d + 1), p.Alpha * *p.A.At(i, d + 2), p.Alpha * *p.A.At(i, d + 3), ci);
                 }
-                for (; d < p.K; d++) Axpy(p.B.At(d, j0), n, p.Alpha * *p.A.At(i, d), ci);
+                for (; d < p.K; d++) Axpy(p.B.At(d, 0), n, p.Alpha * *p.A.At(i, d), ci);
             }
         }
         else
@@ -614,7 +589,7 @@ internal static unsafe class Gemm
             // op(B) columns are contiguous (B transposed): C[i,j] = alpha·(A row i · B row j) + beta·C[i,j].
             // A rows of a transposed A are strided, so they are gathered into a contiguous buffer first.
             T* row = p.A.Col == 1 ? null : Scratch<T>.A(p.K);
-            for (int i = i0; i < i1; i++)
+            for (int i = 0; i < p.M; i++)
             {
                 T* ai = p.A.At(i, 0);
                 if (row != null)
@@ -623,8 +598,8 @@ internal static unsafe class Gemm
                     ai = row;
                 }
                 T* ci = p.C.At(i, 0);
-                int j = j0;
-                for (; j + 4 <= j1; j += 4)
+                int j = 0;
+                for (; j + 4 <= n; j += 4)
                 {
                     var (s0, s1, s2, s3) = Dot4(ai, p.B.At(0, j), p.B.At(0, j + 1), p.B.At(0, j + 2), p.B.At(0, j + 3), p.K);
                     ci[j] = Combine(s0, p.Alpha, p.Beta, ci[j]);
@@ -632,7 +607,7 @@ internal static unsafe class Gemm
                     ci[j + 2] = Combine(s2, p.Alpha, p.Beta, ci[j + 2]);
                     ci[j + 3] = Combine(s3, p.Alpha, p.Beta, ci[j + 3]);
                 }
-                for (; j < j1; j++) ci[j] = Combine(Dot(ai, p.B.At(0, j), p.K), p.Alpha, p.Beta, ci[j]);
+                for (; j < n; j++) ci[j] = Combine(Dot(ai, p.B.At(0, j), p.K), p.Alpha, p.Beta, ci[j]);
             }
         }
     }

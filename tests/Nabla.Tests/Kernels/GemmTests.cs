@@ -13,8 +13,8 @@ public class GemmTests
 {
     /// <summary>
     /// (m, n, k). Covers 1×1×1, vectors, batch-1 inference, primes, 63/65/127/129 around the tile and vector widths,
-    /// several depth blocks (k &gt; 512), and, with two threads, each way of splitting: the direct path by columns
-    /// (4×300×300), the packed path by columns (one row block: 150×70×300, 9×1500×80) and by rows (300×40×100).
+    /// several depth blocks (k &gt; 512), and, with two threads, both ways the packed path splits: by columns (one row
+    /// block: 150×70×300, 9×1500×80) and by rows with a shared packed B (300×40×100).
     /// </summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
