@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Merges Nabla.Bench and torch_bench.py JSON files into bench/results.json and docs/benchmarks.md.
+
+    report.py --nabla a.json [b.json ...] --torch c.json [d.json ...] --machine machine.json
+              --command "bench/run.sh --quick" --results bench/results.json --markdown docs/benchmarks.md
+
+Only measured numbers are written: every cell comes from the JSON files; a missing measurement is shown as "—".
+"""
+import argparse
+import datetime
+import json
+
+
+def load(paths):
+    doc, results = None, {}
+    for p in paths:
+        with open(p) as f:
+            d = json.load(f)
+        results.update(d["results"])
+        if doc is None:
+            doc = {k: v for k, v in d.items() if k != "results"}
+    doc = doc or {}
+    doc["results"] = results
+    return doc
+
+
+GEMM_SHAPES = [
+    ("sq256", "NN 256×256×256"),
+    ("sq512", "NN 512×512×512"),
+    ("sq1024", "NN 1024×1024×1024"),
+    ("sq2048", "NN 2048×2048×2048"),
+    ("mlp_nn", "MLP NN (m,n,k)=(128,256,784)"),
+    ("mlp_nt", "MLP NT (128,784,256), dX = dY·Wᵀ"),
+    ("mlp_tn", "MLP TN (784,256,128), dW = Xᵀ·dY"),
+]
+
+UNITS = {"s": 1.0, "ms": 1e3, "µs": 1e6, "ns": 1e9}
+
+
+def rows(nabla, torch):
+    """(workload, unit, key in results, field, scale, note function) for each line of the timing table."""
+    out = []
+    for sid, label in GEMM_SHAPES:
+        unit = "ms" if sid in ("sq1024", "sq2048") else "µs"
+        out.append((f"SGEMM {label}: Gemm.Multiply vs torch.mm(out=)", unit, f"gemm_{sid}_kernel", "median_s", gemm_note))
+        out.append((f"SGEMM {label}: Tensor.MatMul vs torch.mm", unit, f"gemm_{sid}_tensor", "median_s", gemm_note))
+    out.append(("MLP train, SGD momentum, per batch (median)", "ms", "train_mlp", "median_s", train_note))
+    out.append(("MLP train, SGD momentum, whole epoch", "s", "train_mlp", "total_s", train_note))
+    out.append(("CNN (LeNet) train, Adam, per batch (median)", "ms", "train_cnn", "median_s", train_note))
+    out.append(("CNN (LeNet) train, Adam, all timed batches", "s", "train_cnn", "total_s", train_note))
+    out.append(("MLP inference, batch 1 (per image)", "µs", "infer_mlp_b1", "median_s", None))
+    out.append(("MLP inference, batch 256 (per batch)", "ms", "infer_mlp_b256", "median_s", None))
+    out.append(("CNN inference, batch 1 (per image)", "µs", "infer_cnn_b1", "median_s", None))
+    out.append(("CNN inference, batch 256 (per batch)", "ms", "infer_cnn_b256", "median_s", None))
+    out.append(("4-element add, recording off", "ns", "tiny_add_nograd", "median_s", None))
+    out.append(("4-element add, recording on (inputs require grad)", "ns", "tiny_add_grad", "median_s", None))
+    return out
+
+
+def gemm_note(n, t, key):
+    parts = []
+    if n and "gflops" in n:
+        parts.append(f"Nabla {n['gflops']:.0f} GFLOP/s")
+    if t and "gflops" in t:
+        parts.append(f"torch {t['gflops']:.0f} GFLOP/s ({t['variant']})")
+    if key.endswith("_kernel"):
+        np_key = key.replace("_kernel", "_numpy")
+        npr = TORCH_RESULTS.get(np_key)
+        if npr:
+            parts.append(f"numpy matmul(out=) {duration(npr['median_s'])} = {npr['gflops']:.0f} GFLOP/s ({npr['variant']})")
+    errs = [r["max_rel_err"] for r in (n, t) if r and "max_rel_err" in r]
+    if errs:
+        parts.append(f"max rel. err {max(errs):.1e}")
+    return "; ".join(parts)
+
+
+def train_note(n, t, key):
+    parts = []
+    if n:
+        parts.append(f"Nabla {n['batches']} batches, {n['samples_per_s']:.0f} samples/s, mean loss {n['mean_loss']:.3f}")
+    if t:
+        parts.append(f"torch {t['batches']} batches, {t['samples_per_s']:.0f} samples/s, mean loss {t['mean_loss']:.3f}")
+    return "; ".join(parts)
+
+
+def ratio_str(r):
+    return "—" if r is None else f"{r:.2f}"
+
+
+def duration(seconds):
+    return f"{fmt(seconds * 1e3)} ms" if seconds >= 1e-3 else f"{fmt(seconds * 1e6)} µs"
+
+
+def fmt(x):
+    if x is None:
+        return "—"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+TORCH_RESULTS = {}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nabla", nargs="+", required=True)
+    ap.add_argument("--torch", nargs="+", required=True)
+    ap.add_argument("--machine", required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--markdown", required=True)
+    a = ap.parse_args()
+
+    nabla, torch = load(a.nabla), load(a.torch)
+    with open(a.machine) as f:
+        machine = json.load(f)
+    N, T = nabla["results"], torch["results"]
+    TORCH_RESULTS.update(T)
+
+    table = []
+    for label, unit, key, field, note in rows(nabla, torch):
+        n, t = N.get(key), T.get(key)
+        nv = n[field] * UNITS[unit] if n and field in n else None
+        tv = t[field] * UNITS[unit] if t and field in t else None
+        ratio = nv / tv if nv is not None and tv else None
+        # The fastest repetition (fastest batch for training): less sensitive to other load on the machine.
+        nmin = n["min_s"] * UNITS[unit] if n and field == "median_s" else None
+        tmin = t["min_s"] * UNITS[unit] if t and field == "median_s" else None
+        table.append({"workload": label, "unit": unit, "key": key, "field": field, "nabla": nv, "pytorch": tv,
+                      "ratio_nabla_over_pytorch": ratio, "nabla_min": nmin, "pytorch_min": tmin,
+                      "min_ratio_nabla_over_pytorch": nmin / tmin if nmin is not None and tmin else None,
+                      "note": note(n, t, key) if note else ""})
+    memory = []
+    for key, label in (("train_mlp", "MLP training run"), ("train_cnn", "CNN training run")):
+        n, t = N.get(key), T.get(key)
+        nv = n["peak_rss_kib"] / 1024 if n else None
+        tv = t["peak_rss_kib"] / 1024 if t else None
+        memory.append({"workload": f"peak RSS (VmHWM), {label}", "unit": "MiB", "key": key, "nabla": nv, "pytorch": tv,
+                       "ratio_nabla_over_pytorch": nv / tv if nv and tv else None})
+
+    doc = {"generated": datetime.datetime.now().isoformat(timespec="seconds"), "command": a.command, "machine": machine,
+           "timings": table, "memory": memory, "nabla": nabla, "pytorch": torch}
+    with open(a.results, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+    threads = nabla.get("threads", torch.get("threads"))
+    quick = nabla.get("quick", False)
+    md = []
+    md.append("# Benchmarks: Nabla vs PyTorch (CPU)\n")
+    md.append(f"Generated {doc['generated']} by `{a.command}` — {'quick mode' if quick else 'full mode'}, "
+              f"{threads} threads on both sides, float32. Raw numbers: `bench/results.json`. "
+              "Every number below is a measurement from that run; nothing is edited by hand.\n")
+    md.append("## Machine\n")
+    md.append(f"- CPU: {machine.get('cpu', '?')} — `nproc` = {machine.get('nproc', '?')}; {machine.get('flags', '')}")
+    md.append(f"- memory: {machine.get('memory', '?')}; kernel {machine.get('kernel', '?')}")
+    md.append(f"- Nabla: {nabla.get('runtime', '?')}, Vector512 accelerated: {nabla.get('vector512', '?')}")
+    md.append(f"- PyTorch {torch.get('torch', '?')} (Debian python3-torch), numpy {torch.get('numpy', '?')}, Python {torch.get('python', '?')}, "
+              f"OpenBLAS: {machine.get('openblas', '?')}")
+    md.append(f"- load average before / after the run: {machine.get('load_before', '?')} / {machine.get('load_after', '?')} "
+              "(other processes on the machine disturb the timings, most of all PyTorch's OpenMP threads); "
+              f"CPU busy (all CPUs, 2 s sample) just before each section: {machine.get('busy_before_sections', '?')}")
+    md.append("")
+    md.append("## Settings\n")
+    md.append("- Timing: warm-up (≥ 60 calls, 0.5 s quick / 2 s full), then 7 (quick) / 21 (full) repetitions of an inner loop "
+              "lasting ≥ 10 ms (quick) / 50 ms (full); the median time per call is reported. The same rule on both sides "
+              "(`Measure.Run` in C#, `measure` in Python). Training: every batch is timed (batch fetch, forward, loss, "
+              "reading the loss, backward, step) after a few warm-up batches; the median batch and the total are reported.")
+    md.append("- Every section runs in a fresh process on each side, Nabla's section first, then PyTorch's, section by section, "
+              "so that both sides see similar machine load; peak RSS is the VmHWM of that process.")
+    md.append(f"- PyTorch environment: `OPENBLAS_CORETYPE=SkylakeX`, `GLIBC_TUNABLES={torch.get('env', {}).get('GLIBC_TUNABLES', '?')}`; "
+              f"training/inference/tiny op: `OPENBLAS_NUM_THREADS=1`, `torch.set_num_threads({threads})`; SGEMM: both "
+              f"`OPENBLAS_NUM_THREADS={threads}` + `torch.set_num_threads(1)` and `OPENBLAS_NUM_THREADS=1` + "
+              f"`torch.set_num_threads({threads})` were run, and the faster one per row is the PyTorch number (the note says which).")
+    md.append(f"- Nabla: `Device.CpuWithThreads({threads})` for data and operands, `Gemm.Multiply(..., threads: {threads})`; "
+              "the same GC settings as the `nabla` command (workstation, non-concurrent, tiered PGO).")
+    md.append("- Workloads: MLP 784-256-128-10, batch 64, SGD lr 0.05 momentum 0.9, one Fashion-MNIST epoch (60000 images, 938 batches); "
+              "LeNet (conv5×5 1→32 pad 2, ReLU, maxpool 2, conv5×5 32→64 pad 2, ReLU, maxpool 2, fc 3136→128, ReLU, fc 128→10), "
+              f"batch 64, Adam lr 1e-3, {'the first 200 batches of an epoch (quick mode)' if quick else 'one epoch'}; "
+              "inference under `Autograd.NoGrad()` / `torch.no_grad()` on test images with freshly initialized weights.")
+    md.append("")
+    md.append("## Timings\n")
+    md.append("Ratio = Nabla time / PyTorch time: **time ratio, lower is better** for Nabla (1.0 = parity, 2.0 = Nabla takes twice as long).\n")
+    md.append("The min columns are the fastest repetition (fastest single batch for training); they are less disturbed by other "
+              "load on the machine than the medians, and their ratio is given as a cross-check.\n")
+    md.append("| workload | unit | Nabla median | PyTorch median | Nabla/PyTorch (time ratio, lower is better) | Nabla min | PyTorch min | min ratio | notes |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in table:
+        md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['nabla'])} | {fmt(r['pytorch'])} | "
+                  f"**{ratio_str(r['ratio_nabla_over_pytorch'])}** | {fmt(r['nabla_min'])} | {fmt(r['pytorch_min'])} | "
+                  f"{ratio_str(r['min_ratio_nabla_over_pytorch'])} | {r['note']} |")
+    md.append("")
+    md.append("## Peak memory\n")
+    md.append("Ratio = Nabla / PyTorch: **memory ratio, lower is better** for Nabla. Both processes hold the whole training set "
+              "as float32 (60000×784×4 B ≈ 180 MiB).\n")
+    md.append("| workload | unit | Nabla | PyTorch | Nabla/PyTorch (memory ratio, lower is better) |")
+    md.append("|---|---|---:|---:|---:|")
+    for r in memory:
+        md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['nabla'])} | {fmt(r['pytorch'])} | "
+                  f"{ratio_str(r['ratio_nabla_over_pytorch'])} |")
+    md.append("")
+    md.append("## Reproduce\n")
+    md.append("```bash")
+    md.append(a.command)
+    md.append("```")
+    with open(a.markdown, "w") as f:
+        f.write("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()

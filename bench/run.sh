@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Nabla vs PyTorch on this machine, side by side, in one run:
+#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS]
+# installs the peer if missing (Debian's python3-torch with OpenBLAS) and Fashion-MNIST, builds bench/Nabla.Bench in
+# Release, runs every section on both sides (Nabla first, then PyTorch, section by section, each in a fresh process,
+# the same thread count), and writes bench/results.json and docs/benchmarks.md.
+# --wait-quiet S: before each section, wait (at most S seconds over the whole run) until the machine's CPUs have been
+# idle (< 10 % busy) for 3 consecutive 2-second samples, since other processes distort the timings of both sides.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+QUICK=()
+THREADS=2
+SECTIONS=gemm,train_mlp,train_cnn,infer,tiny
+WAIT_QUIET=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=(--quick) ;;
+    --threads) THREADS="$2"; shift ;;
+    --only) SECTIONS="$2"; shift ;;
+    --wait-quiet) WAIT_QUIET="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--only gemm,train_mlp,train_cnn,infer,tiny]" >&2; exit 2 ;;
+  esac
+  shift
+done
+COMMAND="bench/run.sh${QUICK:+ --quick} --threads $THREADS"
+[ "$WAIT_QUIET" = 0 ] || COMMAND="$COMMAND --wait-quiet $WAIT_QUIET"
+[ "$SECTIONS" = gemm,train_mlp,train_cnn,infer,tiny ] || COMMAND="$COMMAND --only $SECTIONS"
+
+# --- the peer: Debian's PyTorch, linked against the pthread OpenBLAS -----------------------------------------------
+PY=/usr/bin/python3
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1 || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+  echo "installing python3-torch and libopenblas0-pthread" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
+fi
+scripts/install-deps.sh   # Fashion-MNIST
+
+# --- Nabla.Bench, built apart from the library's own bin/obj (bench/artifacts is git-ignored) ----------------------
+ART="$ROOT/bench/artifacts"
+dotnet build bench/Nabla.Bench -c Release --nologo -v quiet --artifacts-path "$ART" >&2
+DLL="$ART/bin/Nabla.Bench/release/Nabla.Bench.dll"
+[ -f "$DLL" ] || { echo "build produced no $DLL" >&2; exit 1; }
+
+RAW="$ART/results"
+rm -rf "$RAW"
+mkdir -p "$RAW" docs
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Percentage of CPU time (all CPUs) not idle over the next 2 seconds, from /proc/stat.
+busy() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 2; b=($(head -1 /proc/stat))
+  local total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  local idle=$(( (b[4] - a[4]) + (b[5] - a[5]) ))
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+WAIT_LEFT=$WAIT_QUIET
+wait_quiet() {
+  local quiet=0 b
+  while [ "$WAIT_LEFT" -gt 0 ] && [ $quiet -lt 3 ]; do
+    b=$(busy)
+    if [ "$b" -lt 10 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    WAIT_LEFT=$((WAIT_QUIET - SECONDS + RUN_START))
+  done
+  [ $quiet -ge 3 ] || [ "$WAIT_QUIET" -eq 0 ] || echo "warning: the machine did not become quiet; measuring anyway" >&2
+}
+RUN_START=$SECONDS
+LOAD_BEFORE=$(load)
+NABLA_FILES=()
+TORCH_FILES=()
+BUSY=()
+for s in ${SECTIONS//,/ }; do
+  wait_quiet
+  b=$(busy)
+  BUSY+=("$s: ${b}%")
+  echo "== $s (CPU busy before: ${b}%, load $(load))" >&2
+  dotnet "$DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/nabla_$s.json" >/dev/null
+  "$PY" bench/torch_bench.py "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torch_$s.json" >/dev/null
+  NABLA_FILES+=("$RAW/nabla_$s.json")
+  TORCH_FILES+=("$RAW/torch_$s.json")
+done
+LOAD_AFTER=$(load)
+
+# --- the machine ---------------------------------------------------------------------------------------------------
+BUSY_TEXT=$(IFS=,; echo "${BUSY[*]}")
+"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" <<'EOF'
+import json, os, platform, subprocess, sys
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except Exception:
+        return "?"
+lscpu = dict(l.split(":", 1) for l in sh("LC_ALL=C lscpu").splitlines() if ":" in l)
+lscpu = {k.strip(): v.strip() for k, v in lscpu.items()}
+flags = lscpu.get("Flags", "").split()
+simd = " ".join(f for f in flags if f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni"))
+mem = sh("free -h | awk '/^Mem:/ {print $2}'")
+m = {
+    "cpu": f"{lscpu.get('Model name', '?')} ({lscpu.get('Vendor ID', '?')}, family {lscpu.get('CPU family', '?')} model {lscpu.get('Model', '?')}), "
+           f"{lscpu.get('Socket(s)', '?')} socket × {lscpu.get('Core(s) per socket', '?')} cores × {lscpu.get('Thread(s) per core', '?')} threads"
+           + "".join(f", {k} {lscpu[k]}" for k in ("L1d cache", "L2 cache", "L3 cache") if k in lscpu)
+           + (f", hypervisor {lscpu['Hypervisor vendor']}" if "Hypervisor vendor" in lscpu else "")
+           + (", virtual machine" if "hypervisor" in flags else ""),
+    "nproc": sh("nproc"),
+    "flags": f"SIMD flags: {simd}",
+    "memory": f"{mem} RAM",
+    "kernel": platform.release(),
+    "openblas": sh("dpkg-query -W -f='${Package} ${Version}' libopenblas0-pthread") + ", libblas.so.3 -> " + os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
+    "dotnet": sh("dotnet --version"),
+    "load_before": sys.argv[2],
+    "load_after": sys.argv[3],
+    "busy_before_sections": sys.argv[4],
+    "lscpu": lscpu,
+}
+json.dump(m, open(sys.argv[1], "w"), indent=1)
+EOF
+
+"$PY" bench/report.py --nabla "${NABLA_FILES[@]}" --torch "${TORCH_FILES[@]}" --machine "$RAW/machine.json" \
+  --command "$COMMAND" --results bench/results.json --markdown docs/benchmarks.md
+cat docs/benchmarks.md
