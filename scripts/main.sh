@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 dotnet build src/Nabla.Cli -c Release --nologo -v quiet
-exec dotnet src/Nabla.Cli/bin/Release/net10.0/Nabla.Cli.dll train --data fashion-mnist --model cnn "$@"
+exec scripts/nabla train --data fashion-mnist --model cnn "$@"

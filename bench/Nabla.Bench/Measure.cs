@@ -41,6 +41,13 @@ internal static class Measure
         return new Timing(Median(samples), samples.Min(), r, inner);
     }
 
+    /// <summary>The q-quantile by the nearest-rank rule (q in [0, 1]).</summary>
+    public static double Quantile(IReadOnlyList<double> values, double q)
+    {
+        var s = values.Order().ToArray();
+        return s.Length == 0 ? double.NaN : s[Math.Clamp((int)Math.Ceiling(q * s.Length) - 1, 0, s.Length - 1)];
+    }
+
     public static double Median(IReadOnlyList<double> values)
     {
         var s = values.Order().ToArray();

@@ -14,6 +14,12 @@ public interface IBackend
     /// <summary>A zero-filled buffer.</summary>
     Storage Allocate(DType dtype, int length);
 
+    /// <summary>
+    /// A buffer whose contents are unspecified, for outputs a kernel overwrites entirely: skipping the zero fill saves
+    /// a pass over memory on every op.
+    /// </summary>
+    Storage AllocateUninitialized(DType dtype, int length);
+
     /// <summary>Wraps (does not copy) a host array of the element type matching <paramref name="dtype"/>.</summary>
     Storage FromArray(Array data, DType dtype);
 

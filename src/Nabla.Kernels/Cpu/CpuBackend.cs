@@ -10,12 +10,21 @@ public sealed partial class CpuBackend(int threads) : IBackend
 {
     public int Threads { get; } = Math.Max(1, threads);
 
-    public Storage Allocate(DType dtype, int length) => dtype switch
+    /// <summary>Large buffers are recycled once their tensors are unreachable (see <see cref="BufferPool"/>).</summary>
+    private readonly BufferPool _pool = new();
+
+    internal BufferPool Pool => _pool;
+
+    public Storage Allocate(DType dtype, int length) => Rent(dtype, length, zeroed: true);
+
+    public Storage AllocateUninitialized(DType dtype, int length) => Rent(dtype, length, zeroed: false);
+
+    private Storage Rent(DType dtype, int length, bool zeroed) => dtype switch
     {
-        DType.Float32 => new CpuStorage<float>(new float[length], dtype),
-        DType.Float64 => new CpuStorage<double>(new double[length], dtype),
-        DType.Int64 => new CpuStorage<long>(new long[length], dtype),
-        DType.Bool => new CpuStorage<byte>(new byte[length], dtype),
+        DType.Float32 => _pool.Rent<float>(length, dtype, zeroed),
+        DType.Float64 => _pool.Rent<double>(length, dtype, zeroed),
+        DType.Int64 => _pool.Rent<long>(length, dtype, zeroed),
+        DType.Bool => _pool.Rent<byte>(length, dtype, zeroed),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
     };
 
@@ -30,7 +39,15 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public Array ToArray(View src)
     {
-        var dst = Allocate(src.DType, src.Layout.Count);
+        // Not from the pool: the array leaves the storage and belongs to the caller.
+        int n = src.Layout.Count;
+        Storage dst = src.DType switch
+        {
+            DType.Float32 => new CpuStorage<float>(new float[n], DType.Float32),
+            DType.Float64 => new CpuStorage<double>(new double[n], DType.Float64),
+            DType.Int64 => new CpuStorage<long>(new long[n], DType.Int64),
+            _ => new CpuStorage<byte>(new byte[n], DType.Bool),
+        };
         Copy(src, new View(dst, Layout.Contiguous(src.Shape)));
         return Data(dst);
     }

@@ -21,7 +21,7 @@ internal abstract class BinaryFunction : Function
         if (a.DType != dtype) a = a.To(dtype);
         if (b.DType != dtype) b = b.To(dtype);
         var shape = Shapes.Broadcast(a.Shape, b.Shape, name);
-        var y = Tensor.Empty(shape, dtype, a.Device);
+        var y = Tensor.Uninitialized(shape, dtype, a.Device);
         a.Device.Backend.Binary(op, a.BroadcastView(shape), b.BroadcastView(shape), y.View);
         return Record(y, static () => new TF(), a, b);
     }
@@ -143,7 +143,7 @@ internal static class Comparison
         if (a.DType != dtype) a = a.To(dtype);
         if (b.DType != dtype) b = b.To(dtype);
         var shape = Shapes.Broadcast(a.Shape, b.Shape, name);
-        var y = Tensor.Empty(shape, DType.Bool, a.Device);
+        var y = Tensor.Uninitialized(shape, DType.Bool, a.Device);
         a.Device.Backend.Binary(op, a.BroadcastView(shape), b.BroadcastView(shape), y.View);
         return y;
     }

@@ -23,7 +23,7 @@ internal abstract class UnaryFunction : Function
         var op = new TF().Op;
         if (!x.DType.IsFloatingPoint() && op is not (UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Sign or UnaryOp.Square or UnaryOp.Relu or UnaryOp.Step))
             x = x.To(DType.Float32); // like PyTorch: transcendental functions of integers are floats
-        var y = x.EmptyLike();
+        var y = x.UninitializedLike();
         x.Device.Backend.Unary(op, x.View, y.View);
         return Record(y, static () => new TF(), x);
     }

@@ -10,7 +10,7 @@ internal sealed class Gather(int axis, Tensor index) : Function
 
     public static Tensor Apply(Tensor x, int axis, Tensor index)
     {
-        var y = Tensor.Empty(index.Shape, x.DType, x.Device);
+        var y = Tensor.Uninitialized(index.Shape, x.DType, x.Device);
         x.Device.Backend.Gather(x.View, index.View, axis, y.View);
         return Record(y, () => new Gather(axis, index), x);
     }
@@ -82,7 +82,7 @@ internal sealed class Cat(int axis) : Function
     {
         var shape = (int[])xs[0].Shape.Clone();
         shape[axis] = xs.Sum(x => x.Shape[axis]);
-        var y = Tensor.Empty(shape, xs[0].DType, xs[0].Device);
+        var y = Tensor.Uninitialized(shape, xs[0].DType, xs[0].Device);
         int offset = 0;
         foreach (var x in xs)
         {

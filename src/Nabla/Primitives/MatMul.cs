@@ -20,7 +20,7 @@ internal sealed class MatMul : Function
             throw new ArgumentException($"MatMul: dtypes differ ({a.DType} and {b.DType}); convert one with To()");
         var batch = Shapes.Broadcast(a.Shape[..^2], b.Shape[..^2], "MatMul");
         int[] shapeA = [.. batch, m, k], shapeB = [.. batch, k, n], shapeY = [.. batch, m, n];
-        var y = Tensor.Empty(shapeY, a.DType, a.Device);
+        var y = Tensor.Uninitialized(shapeY, a.DType, a.Device);
         a.Device.Backend.MatMul(a.BroadcastView(shapeA), b.BroadcastView(shapeB), y.View);
         return Record(y, static () => new MatMul(), a, b);
     }
@@ -28,8 +28,16 @@ internal sealed class MatMul : Function
     internal override Tensor?[] Vjp(Tensor y, Tensor dy)
     {
         var (a, b) = (Inputs[0], Inputs[1]);
-        return [a.RequiresGrad ? Apply(dy, b.T).SumTo(a.Shape) : null, b.RequiresGrad ? Apply(a.T, dy).SumTo(b.Shape) : null];
+        // Each gradient takes the memory layout of its input: when an input is a transposed view (Linear's Wᵀ), its
+        // gradient is computed transposed, (Ȳᵀ·A)ᵀ rather than Aᵀ·Ȳ, so that the Transpose VJP hands the weight a
+        // contiguous gradient and the optimizer needs no copy. The products are the same; only the output order differs.
+        Tensor? da = !a.RequiresGrad ? null : (IsTransposed(a) ? Apply(b, dy.T).T : Apply(dy, b.T)).SumTo(a.Shape);
+        Tensor? db = !b.RequiresGrad ? null : (IsTransposed(b) ? Apply(dy.T, a).T : Apply(a.T, dy)).SumTo(b.Shape);
+        return [da, db];
     }
+
+    /// <summary>Whether swapping the last two axes of <paramref name="t"/> gives a contiguous tensor.</summary>
+    private static bool IsTransposed(Tensor t) => t.Rank >= 2 && !t.IsContiguous && t.T.IsContiguous;
 
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx)
     {

@@ -112,7 +112,7 @@ internal sealed class Copy : Function
 
     public static Tensor Apply(Tensor x)
     {
-        var y = x.EmptyLike();
+        var y = x.UninitializedLike();
         x.Device.Backend.Copy(x.View, y.View);
         return Record(y, static () => new Copy(), x);
     }
@@ -129,7 +129,7 @@ internal sealed class Cast(DType from) : Function
 
     public static Tensor Apply(Tensor x, DType dtype)
     {
-        var y = x.EmptyLike(dtype);
+        var y = x.UninitializedLike(dtype);
         x.Device.Backend.Copy(x.View, y.View);
         return dtype.IsFloatingPoint() && x.DType.IsFloatingPoint() ? Record(y, () => new Cast(x.DType), x) : y;
     }

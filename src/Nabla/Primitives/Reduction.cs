@@ -11,7 +11,7 @@ internal sealed class Sum(int[] axes, bool keepDim) : Function
     public static Tensor Apply(Tensor x, int[] axes, bool keepDim)
     {
         if (x.DType == DType.Bool) x = x.To(DType.Int64); // counting trues, as PyTorch does
-        var y = Tensor.Empty(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType, x.Device);
+        var y = Tensor.Uninitialized(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType, x.Device);
         x.Device.Backend.Reduce(ReduceOp.Sum, x.View, axes, y.View);
         var result = keepDim ? y : Detached(y, Shapes.Reduced(x.Shape, axes, keepDim: false));
         return Record(result, () => new Sum(axes, keepDim), x);
@@ -41,7 +41,7 @@ internal sealed class Extreme(ReduceOp op, int[] axes, bool keepDim) : Function
     {
         foreach (int a in axes)
             if (x.Shape[a] == 0) throw new ArgumentException($"{(op == ReduceOp.Max ? "Max" : "Min")}: cannot reduce over dimension {a} of size 0");
-        var y = Tensor.Empty(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType, x.Device);
+        var y = Tensor.Uninitialized(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType, x.Device);
         x.Device.Backend.Reduce(op, x.View, axes, y.View);
         var result = keepDim ? y : Sum.Detached(y, Shapes.Reduced(x.Shape, axes, keepDim: false));
         return Record(result, () => new Extreme(op, axes, keepDim), x);

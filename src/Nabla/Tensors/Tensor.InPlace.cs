@@ -16,6 +16,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>The dense elements of a contiguous CPU tensor, for kernels that update parameters in place (optimizers).</summary>
+    /// <remarks>
+    /// The span does not keep the tensor alive: its buffer may be recycled (CPU buffer pool) once the tensor is
+    /// unreachable, so the caller keeps a reference to the tensor for as long as it uses the span.
+    /// </remarks>
     internal Span<T> AsSpan<T>() where T : unmanaged
     {
         if (!IsContiguous) throw new InvalidOperationException("AsSpan: tensor is not contiguous");

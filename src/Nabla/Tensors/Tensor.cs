@@ -102,15 +102,26 @@ public sealed partial class Tensor
 
     internal static string ShapeString(int[] shape) => $"[{string.Join(", ", shape)}]";
 
-    /// <summary>A fresh contiguous tensor of the given shape on this device with uninitialized-or-zero contents (kernels overwrite it).</summary>
+    /// <summary>A fresh, zero-filled contiguous tensor of the given shape on this device.</summary>
     internal static Tensor Empty(int[] shape, DType dtype, Device device)
     {
-        int n = 1;
-        foreach (int s in shape) n *= s;
-        return new Tensor(device.Backend.Allocate(dtype, n), Layout.Contiguous(shape), device);
+        var layout = Layout.Contiguous(shape);
+        return new(device.Backend.Allocate(dtype, layout.Count), layout, device);
+    }
+
+    /// <summary>
+    /// A fresh contiguous tensor whose contents are unspecified: only for a kernel's output that the kernel writes in
+    /// full (elementwise ops, copies, GEMM with β = 0, reductions, gathers).
+    /// </summary>
+    internal static Tensor Uninitialized(int[] shape, DType dtype, Device device)
+    {
+        var layout = Layout.Contiguous(shape);
+        return new(device.Backend.AllocateUninitialized(dtype, layout.Count), layout, device);
     }
 
     internal Tensor EmptyLike(DType? dtype = null) => Empty(Shape, dtype ?? DType, Device);
+
+    internal Tensor UninitializedLike(DType? dtype = null) => Uninitialized(Shape, dtype ?? DType, Device);
 
     internal void CheckSameDevice(Tensor other, string op)
     {

@@ -46,6 +46,22 @@ public class ModuleTests
     }
 
     [Fact]
+    public void Linear_weight_gradient_is_contiguous_and_equals_dy_transposed_times_x()
+    {
+        // Linear computes x·Wᵀ through a transposed view; MatMul's VJP hands W a gradient in W's own row-major layout
+        // (so optimizers need no copy), with the value dW = dYᵀ·x.
+        var g = new Generator(1);
+        var layer = new Linear(5, 3, g);
+        var x = Tensor.Randn([4, 5], g);
+        var dy = Tensor.Randn([4, 3], g);
+        var dw = layer.Forward(x).Backward(dy).Of(layer.Weight);
+        Assert.True(dw.IsContiguous);
+        var expected = dy.T.Contiguous().MatMul(x).ToArray<float>();
+        var actual = dw.ToArray<float>();
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-5f);
+    }
+
+    [Fact]
     public void Linear_reports_a_wrong_input_width()
     {
         var e = Assert.Throws<ArgumentException>(() => new Linear(3, 2, new Generator(0)).Forward(Tensor.Zeros(4, 5)));

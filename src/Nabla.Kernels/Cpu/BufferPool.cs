@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>
+/// Recycles the large buffers of tensors that nothing references any more, so a training loop that allocates the
+/// same activation and gradient sizes every step reuses memory instead of asking the operating system for fresh pages.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why: a fresh page costs a fault on first write (≈ 12 µs per 4 KiB on the machines this was tuned on, where a
+/// float32 64×32×28×28 activation is 1 600 pages), and large arrays live in the large-object heap, which is swept only by
+/// full collections. A buffer reused from here is already mapped and usually still in cache.
+/// </para>
+/// <para>
+/// How, without asking users to dispose tensors: each buffer handed out (a lease) remembers its storage object through
+/// a weak reference. Once the garbage collector finds the storage unreachable, the weak reference clears and the buffer
+/// can be handed out again. Leases are checked lazily, on a request for the same size after a collection. When a request
+/// finds no free buffer and the pool has handed out much memory since its last collection (more than the live buffers
+/// it found then, and at least <see cref="MinCollectBytes"/>), it runs a generation-1 collection so that the dead
+/// leases surface: that costs about a millisecond (tensors hold no references inside their buffers), far less than
+/// faulting the pages in again. Leases whose tensors reached generation 2 surface at the runtime's own full collections.
+/// </para>
+/// <para>
+/// Only buffers of at least <see cref="MinBytes"/> are pooled; smaller ones are cheap in generation 0. Free buffers are
+/// kept up to <see cref="MaxFreeBytes"/>; beyond that a returned buffer is left to the garbage collector. A pooled buffer
+/// must never escape its storage (arrays handed to users, e.g. by ToArray, are allocated apart).
+/// </para>
+/// </remarks>
+internal sealed class BufferPool
+{
+    public const long MinBytes = 64 * 1024;
+    public const long MinCollectBytes = 64L * 1024 * 1024;
+    public const long MaxFreeBytes = 1024L * 1024 * 1024;
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(Type Type, int Length), Bucket> _buckets = [];
+    private long _rentedSinceCollect, _liveAtCollect, _freeBytes;
+
+    /// <summary>Buffers handed out fresh (not reused) so far; for tests and diagnostics.</summary>
+    public long FreshAllocations { get; private set; }
+
+    /// <summary>Buffers handed out again after their previous storage died; for tests and diagnostics.</summary>
+    public long Reuses { get; private set; }
+
+    private sealed class Lease(Array data, long bytes)
+    {
+        public readonly Array Data = data;
+        public readonly long Bytes = bytes;
+        public readonly WeakReference<Storage> Owner = new(null!);
+    }
+
+    private sealed class Bucket
+    {
+        public readonly Stack<Lease> Free = new();
+        public readonly List<Lease> Leased = [];
+        public int CollectionsAtScan = -1;
+    }
+
+    public CpuStorage<T> Rent<T>(int length, DType dtype, bool zeroed) where T : unmanaged
+    {
+        long bytes = (long)length * Unsafe.SizeOf<T>();
+        if (bytes < MinBytes)
+            return new CpuStorage<T>(zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length), dtype);
+
+        Lease lease;
+        bool reused;
+        lock (_gate)
+        {
+            var bucket = BucketFor(typeof(T), length);
+            reused = TryTake(bucket, out lease!);
+            if (!reused && _rentedSinceCollect >= Math.Max(MinCollectBytes, _liveAtCollect))
+            {
+                CollectAndReclaim();
+                reused = TryTake(bucket, out lease!);
+            }
+            if (!reused)
+            {
+                lease = new Lease(GC.AllocateUninitializedArray<T>(length), bytes);
+                FreshAllocations++;
+            }
+            else
+            {
+                Reuses++;
+            }
+            bucket.Leased.Add(lease);
+            _rentedSinceCollect += bytes;
+        }
+        var data = (T[])lease.Data;
+        // Fresh arrays from AllocateUninitializedArray are not guaranteed zero either: clear whenever zeros are asked for.
+        if (zeroed) Array.Clear(data);
+        var storage = new CpuStorage<T>(data, dtype);
+        lease.Owner.SetTarget(storage);
+        return storage;
+    }
+
+    private Bucket BucketFor(Type type, int length)
+    {
+        if (!_buckets.TryGetValue((type, length), out var bucket)) _buckets[(type, length)] = bucket = new Bucket();
+        return bucket;
+    }
+
+    /// <summary>A free buffer of the bucket's size, after moving the bucket's dead leases to its free list when a collection has run since the last look.</summary>
+    private bool TryTake(Bucket bucket, out Lease lease)
+    {
+        int collections = GC.CollectionCount(0);
+        if (bucket.Free.Count == 0 && bucket.CollectionsAtScan != collections)
+        {
+            bucket.CollectionsAtScan = collections;
+            Reclaim(bucket);
+        }
+        if (!bucket.Free.TryPop(out lease!)) return false;
+        _freeBytes -= lease.Bytes;
+        return true;
+    }
+
+    private void Reclaim(Bucket bucket)
+    {
+        var leased = bucket.Leased;
+        int kept = 0;
+        for (int i = 0; i < leased.Count; i++)
+        {
+            var lease = leased[i];
+            if (lease.Owner.TryGetTarget(out _)) { leased[kept++] = lease; continue; }
+            if (_freeBytes + lease.Bytes > MaxFreeBytes) continue;   // dropped: the collector takes it
+            bucket.Free.Push(lease);
+            _freeBytes += lease.Bytes;
+        }
+        leased.RemoveRange(kept, leased.Count - kept);
+    }
+
+    private void CollectAndReclaim()
+    {
+        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+        long live = 0;
+        int collections = GC.CollectionCount(0);
+        foreach (var bucket in _buckets.Values)
+        {
+            bucket.CollectionsAtScan = collections;
+            Reclaim(bucket);
+            foreach (var lease in bucket.Leased) live += lease.Bytes;
+        }
+        _liveAtCollect = live;
+        _rentedSinceCollect = 0;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Runtime.CompilerServices;
+using Nabla.Kernels;
+using Nabla.Kernels.Cpu;
+using Xunit;
+
+namespace Nabla.Tests.Kernels;
+
+/// <summary>The CPU backend's recycling of large buffers: reuse only after the owner dies, zeros when asked for.</summary>
+public class BufferPoolTests
+{
+    private const int Large = 1 << 16;   // 256 KiB of float: pooled
+
+    // Not inlined, so the storage is unreachable once these return (no JIT-extended lifetime in the caller).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference<float[]> RentAndDrop(BufferPool pool, bool zeroed, float fill)
+    {
+        var storage = pool.Rent<float>(Large, DType.Float32, zeroed);
+        storage.Data.AsSpan().Fill(fill);
+        return new WeakReference<float[]>(storage.Data);
+    }
+
+    [Fact]
+    public void A_buffer_is_reused_after_its_storage_dies_and_cleared_when_zeros_are_asked_for()
+    {
+        var pool = new BufferPool();
+        var first = RentAndDrop(pool, zeroed: false, fill: 7f);
+        GC.Collect();
+        var again = pool.Rent<float>(Large, DType.Float32, zeroed: true);
+        Assert.True(first.TryGetTarget(out var firstArray));
+        Assert.Same(firstArray, again.Data);
+        Assert.Equal(1, pool.Reuses);
+        Assert.All(again.Data, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void A_live_storage_keeps_its_buffer()
+    {
+        var pool = new BufferPool();
+        var live = pool.Rent<float>(Large, DType.Float32, zeroed: false);
+        live.Data.AsSpan().Fill(3f);
+        GC.Collect();
+        var other = pool.Rent<float>(Large, DType.Float32, zeroed: false);
+        Assert.NotSame(live.Data, other.Data);
+        Assert.Equal(0, pool.Reuses);
+        Assert.All(live.Data, v => Assert.Equal(3f, v));
+        GC.KeepAlive(live);
+    }
+
+    [Fact]
+    public void Small_buffers_are_not_pooled_and_sizes_do_not_mix()
+    {
+        var pool = new BufferPool();
+        RentAndDrop(pool, zeroed: false, fill: 1f);
+        GC.Collect();
+        var small = pool.Rent<float>(16, DType.Float32, zeroed: true);
+        var otherSize = pool.Rent<float>(Large + 1, DType.Float32, zeroed: true);
+        Assert.Equal(16, small.Length);
+        Assert.Equal(Large + 1, otherSize.Length);
+        Assert.Equal(0, pool.Reuses);
+        Assert.All(otherSize.Data, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Tensors_built_on_recycled_buffers_compute_the_same_values()
+    {
+        // Ops that overwrite their outputs get dirty recycled buffers; zeros must still be zeros.
+        var device = Device.CpuWithThreads(1);
+        var g = new Generator(3);
+        var a = Tensor.Randn([300, 300], g).ToDevice(device);
+        var b = Tensor.Randn([300, 300], g).ToDevice(device);
+        var expected = a.MatMul(b).Add(a).Relu().Sum().Item();
+        for (int i = 0; i < 5; i++)
+        {
+            for (int j = 0; j < 20; j++) _ = (a * (j + 1.0)).Exp();   // garbage buffers of the same size
+            GC.Collect();
+            Assert.Equal(0.0, Tensor.Zeros([300, 300], DType.Float32, device).Abs().Sum().Item());
+            Assert.Equal(expected, a.MatMul(b).Add(a).Relu().Sum().Item());
+        }
+    }
+}
