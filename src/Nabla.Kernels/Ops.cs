@@ -13,6 +13,8 @@ public enum UnaryOp
 public enum BinaryOp
 {
     Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+    /// <summary>a where b &gt; 0, else 0 (one pass for what would be a·step(b): ReLU's backward product).</summary>
+    MaskPositive,
     Eq, Ne, Lt, Le, Gt, Ge,
 }
 

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Nabla.Kernels.Cpu;
 
@@ -77,10 +79,42 @@ internal readonly struct PowFn<T> : IBinaryFn<T> where T : IFloatingPointIeee754
     public static void Rows(T a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Pow(a, b, y);
 }
 
+/// <summary>a where b &gt; 0, else 0; a NaN in b counts as not positive.</summary>
+internal readonly struct MaskPositiveFn<T> : IBinaryFn<T> where T : unmanaged, INumber<T>
+{
+    public static T Apply(T a, T b) => b > T.Zero ? a : T.Zero;
+
+    public static void Rows(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            ref T ra = ref MemoryMarshal.GetReference(a), rb = ref MemoryMarshal.GetReference(b), ry = ref MemoryMarshal.GetReference(y);
+            for (; i <= y.Length - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                var mask = Vector512.GreaterThan(Vector512.LoadUnsafe(ref rb, (nuint)i), Vector512<T>.Zero);
+                (Vector512.LoadUnsafe(ref ra, (nuint)i) & mask).StoreUnsafe(ref ry, (nuint)i);
+            }
+        }
+        for (; i < y.Length; i++) y[i] = Apply(a[i], b[i]);
+    }
+
+    public static void Rows(ReadOnlySpan<T> a, T b, Span<T> y)
+    {
+        if (b > T.Zero) a.CopyTo(y);
+        else y.Clear();
+    }
+
+    public static void Rows(T a, ReadOnlySpan<T> b, Span<T> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = Apply(a, b[i]);
+    }
+}
+
 /// <summary>Strided driver for binary functions: picks the widest SIMD row form the strides allow.</summary>
 internal static class BinaryKernels
 {
-    public static void Run<T, TFn>(T[] a, Layout al, T[] b, Layout bl, T[] y, Layout yl)
+    public static void Run<T, TFn>(T[] a, Layout al, T[] b, Layout bl, T[] y, Layout yl, int threads)
         where T : unmanaged
         where TFn : IBinaryFn<T>
     {
@@ -88,7 +122,9 @@ internal static class BinaryKernels
         if (n == 0) return;
         if (al.IsContiguous && bl.IsContiguous && al.Count == n && bl.Count == n)
         {
-            TFn.Rows(a.AsSpan(al.Offset, n), b.AsSpan(bl.Offset, n), y.AsSpan(yl.Offset, n));
+            int ao = al.Offset, bo = bl.Offset, yo = yl.Offset;
+            Chunks.For(n, threads, (start, length) =>
+                TFn.Rows(a.AsSpan(ao + start, length), b.AsSpan(bo + start, length), y.AsSpan(yo + start, length)));
             return;
         }
         var (shape, s) = Strides.Coalesce(yl.Shape, al.Strides, bl.Strides, yl.Strides);

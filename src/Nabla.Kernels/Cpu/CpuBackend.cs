@@ -112,15 +112,36 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Unary(UnaryOp op, View x, View dst)
     {
-        // Gather a strided input into the output first, then transform the dense output in place.
-        Copy(x, dst);
-        var l = dst.Layout;
+        if (dst.DType is not (DType.Float32 or DType.Float64 or DType.Int64))
+            throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
+        // A dense input is read in place; a strided one is gathered into the output first and transformed there.
+        var source = x;
+        if (!(x.Layout.IsContiguous && x.DType == dst.DType))
+        {
+            Copy(x, dst);
+            source = dst;
+        }
+        int xo = source.Layout.Offset, yo = dst.Layout.Offset;
         switch (dst.DType)
         {
-            case DType.Float32: { var y = Data<float>(dst).AsSpan(l.Offset, l.Count); UnaryKernels.Float<float>(op, y, y); break; }
-            case DType.Float64: { var y = Data<double>(dst).AsSpan(l.Offset, l.Count); UnaryKernels.Float<double>(op, y, y); break; }
-            case DType.Int64: { var y = Data<long>(dst).AsSpan(l.Offset, l.Count); UnaryKernels.Integer<long>(op, y, y); break; }
-            default: throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
+            case DType.Float32:
+            {
+                float[] xs = Data<float>(source), ys = Data<float>(dst);
+                Chunks.For(dst.Layout.Count, Threads, (s, n) => UnaryKernels.Float<float>(op, xs.AsSpan(xo + s, n), ys.AsSpan(yo + s, n)));
+                break;
+            }
+            case DType.Float64:
+            {
+                double[] xs = Data<double>(source), ys = Data<double>(dst);
+                Chunks.For(dst.Layout.Count, Threads, (s, n) => UnaryKernels.Float<double>(op, xs.AsSpan(xo + s, n), ys.AsSpan(yo + s, n)));
+                break;
+            }
+            default:
+            {
+                long[] xs = Data<long>(source), ys = Data<long>(dst);
+                Chunks.For(dst.Layout.Count, Threads, (s, n) => UnaryKernels.Integer<long>(op, xs.AsSpan(xo + s, n), ys.AsSpan(yo + s, n)));
+                break;
+            }
         }
     }
 
@@ -140,29 +161,30 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
         switch (dst.DType)
         {
-            case DType.Float32: Arithmetic<float>(op, a, b, dst, floating: true); break;
-            case DType.Float64: Arithmetic<double>(op, a, b, dst, floating: true); break;
-            case DType.Int64: Arithmetic<long>(op, a, b, dst, floating: false); break;
-            default: Arithmetic<byte>(op, a, b, dst, floating: false); break;
+            case DType.Float32: Arithmetic<float>(op, a, b, dst, floating: true, Threads); break;
+            case DType.Float64: Arithmetic<double>(op, a, b, dst, floating: true, Threads); break;
+            case DType.Int64: Arithmetic<long>(op, a, b, dst, floating: false, Threads); break;
+            default: Arithmetic<byte>(op, a, b, dst, floating: false, Threads); break;
         }
     }
 
-    private static void Arithmetic<T>(BinaryOp op, View a, View b, View dst, bool floating) where T : unmanaged, INumber<T>
+    private static void Arithmetic<T>(BinaryOp op, View a, View b, View dst, bool floating, int threads) where T : unmanaged, INumber<T>
     {
         T[] x = Data<T>(a), y = Data<T>(b), z = Data<T>(dst);
         Layout xl = a.Layout, yl = b.Layout, zl = dst.Layout;
         switch (op)
         {
-            case BinaryOp.Add: BinaryKernels.Run<T, AddFn<T>>(x, xl, y, yl, z, zl); break;
-            case BinaryOp.Sub: BinaryKernels.Run<T, SubFn<T>>(x, xl, y, yl, z, zl); break;
-            case BinaryOp.Mul: BinaryKernels.Run<T, MulFn<T>>(x, xl, y, yl, z, zl); break;
-            case BinaryOp.Div: BinaryKernels.Run<T, DivFn<T>>(x, xl, y, yl, z, zl); break;
-            case BinaryOp.Maximum: BinaryKernels.Run<T, MaxFn<T>>(x, xl, y, yl, z, zl); break;
-            case BinaryOp.Minimum: BinaryKernels.Run<T, MinFn<T>>(x, xl, y, yl, z, zl); break;
+            case BinaryOp.Add: BinaryKernels.Run<T, AddFn<T>>(x, xl, y, yl, z, zl, threads); break;
+            case BinaryOp.Sub: BinaryKernels.Run<T, SubFn<T>>(x, xl, y, yl, z, zl, threads); break;
+            case BinaryOp.Mul: BinaryKernels.Run<T, MulFn<T>>(x, xl, y, yl, z, zl, threads); break;
+            case BinaryOp.Div: BinaryKernels.Run<T, DivFn<T>>(x, xl, y, yl, z, zl, threads); break;
+            case BinaryOp.Maximum: BinaryKernels.Run<T, MaxFn<T>>(x, xl, y, yl, z, zl, threads); break;
+            case BinaryOp.Minimum: BinaryKernels.Run<T, MinFn<T>>(x, xl, y, yl, z, zl, threads); break;
+            case BinaryOp.MaskPositive: BinaryKernels.Run<T, MaskPositiveFn<T>>(x, xl, y, yl, z, zl, threads); break;
             case BinaryOp.Pow when floating && typeof(T) == typeof(float):
-                BinaryKernels.Run<float, PowFn<float>>((float[])(object)x, xl, (float[])(object)y, yl, (float[])(object)z, zl); break;
+                BinaryKernels.Run<float, PowFn<float>>((float[])(object)x, xl, (float[])(object)y, yl, (float[])(object)z, zl, threads); break;
             case BinaryOp.Pow when floating:
-                BinaryKernels.Run<double, PowFn<double>>((double[])(object)x, xl, (double[])(object)y, yl, (double[])(object)z, zl); break;
+                BinaryKernels.Run<double, PowFn<double>>((double[])(object)x, xl, (double[])(object)y, yl, (double[])(object)z, zl, threads); break;
             default: throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
         }
     }

@@ -24,8 +24,15 @@ internal static class Pooling
         CheckLength(y, yOff, OutputSize(g), "y");
         CheckLength(argmax, 0, OutputSize(g), "argmax");
         int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
-        ForPlanes(g, threads, plane => MaxPlane(g,
-            x.AsSpan(xOff + plane * inPlane, inPlane), y.AsSpan(yOff + plane * outPlane, outPlane), argmax.AsSpan(plane * outPlane, outPlane)));
+        bool twoByTwo = g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0 };
+        ForPlanes(g, threads, plane =>
+        {
+            var xp = x.AsSpan(xOff + plane * inPlane, inPlane);
+            var yp = y.AsSpan(yOff + plane * outPlane, outPlane);
+            var ap = argmax.AsSpan(plane * outPlane, outPlane);
+            if (twoByTwo) MaxPlane2x2(g, xp, yp, ap);
+            else MaxPlane(g, xp, yp, ap);
+        });
     }
 
     /// <summary>dx = 0, then dx[n, c, argmax] += dy for every output element (overlapping windows accumulate).</summary>
@@ -100,6 +107,41 @@ internal static class Pooling
                 argmax[i * outWidth + j] = best;
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="MaxPlane{T}"/> for the common 2×2 window with stride 2 and no padding (every window lies inside the
+    /// input), unrolled: the same comparisons in the same row-major order, without the window loops.
+    /// </summary>
+    private static void MaxPlane2x2<T>(in PoolGeometry g, ReadOnlySpan<T> x, Span<T> y, Span<int> argmax)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int width = g.Width, outWidth = g.OutWidth;
+        for (int i = 0; i < g.OutHeight; i++)
+        {
+            int top = 2 * i * width, bottom = top + width, row = i * outWidth;
+            for (int j = 0; j < outWidth; j++)
+            {
+                int at = top + 2 * j, below = bottom + 2 * j;
+                T max = x[at];
+                int best = at;
+                Consider(x, at + 1, ref max, ref best);
+                Consider(x, below, ref max, ref best);
+                Consider(x, below + 1, ref max, ref best);
+                y[row + j] = x[best];
+                argmax[row + j] = best;
+            }
+        }
+    }
+
+    /// <summary>Takes cell <paramref name="at"/> when it beats the running maximum or is NaN (see <see cref="MaxPlane{T}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Consider<T>(ReadOnlySpan<T> x, int at, ref T max, ref int best) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T v = x[at];
+        int take = -Unsafe.BitCast<bool, byte>((v > max) | T.IsNaN(v));
+        best = (at & take) | (best & ~take);
+        max = T.Max(max, v);
     }
 
     private static void AvgPlane<T>(in PoolGeometry g, ReadOnlySpan<T> x, Span<T> y)

@@ -132,6 +132,22 @@ internal sealed class Minimum : Extremum
     public override BinaryOp Op => BinaryOp.Minimum;
 }
 
+/// <summary>
+/// y = a where b &gt; 0, else 0: a·step(b) in one pass (ReLU's VJP). ā = ȳ where b &gt; 0; b̄ = 0, since step is piecewise
+/// constant (its derivative at 0 is taken as 0, PyTorch's convention).
+/// </summary>
+internal sealed class MaskPositive : BinaryFunction
+{
+    public override string Name => "MaskPositive";
+    public override BinaryOp Op => BinaryOp.MaskPositive;
+
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) =>
+        Reduce(Inputs[0].RequiresGrad ? Apply<MaskPositive>(dy, Inputs[1]) : null, null);
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) =>
+        Combine(y, dx[0] is { } da ? Apply<MaskPositive>(da, x[1]) : null, dx[1] is null ? null : Tensor.ZerosLike(y));
+}
+
 /// <summary>Comparisons: not differentiable, never recorded; they produce Bool tensors.</summary>
 internal static class Comparison
 {

@@ -114,6 +114,11 @@ internal sealed class Relu : UnaryFunction
     public override UnaryOp Op => UnaryOp.Relu;
     // 1 for x > 0 and 0 for x ≤ 0: at the kink the gradient is 0, PyTorch's convention and 002 eq (9.73).
     public override Tensor Derivative(Tensor x, Tensor y) => x.Step();
+
+    // ȳ·step(x) in one pass, without materializing step(x).
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => [BinaryFunction.Apply<MaskPositive>(dy, Inputs[0])];
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => BinaryFunction.Apply<MaskPositive>(dx[0]!, x[0]);
 }
 
 internal sealed class Step : UnaryFunction

@@ -94,6 +94,35 @@ public class PoolingKernelTests
     }
 
     [Fact]
+    public void Max_2x2_fast_path_matches_the_window_loops_on_ties_and_nans()
+    {
+        // Values from {0, 1, 2} make ties common, and a few NaNs test "the last NaN wins"; the naive loops decide.
+        var g = new PoolGeometry(Batch: 2, Channels: 3, Height: 10, Width: 12, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2);
+        var rng = new Random(5);
+        int inSize = g.Batch * g.Channels * g.Height * g.Width;
+        var x = new float[inSize];
+        for (int i = 0; i < inSize; i++) x[i] = rng.Next(20) == 0 ? float.NaN : rng.Next(3);
+        var (max, arg, _) = NaiveForward(g, x, 0);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var y = new float[max.Length];
+            var argmax = new int[max.Length];
+            Pooling.MaxForward(g, x, 0, y, 0, argmax, threads);
+            Assert.Equal(arg, argmax);
+            Assert.Equal(max, y);
+        }
+
+        // Hand-checked: a tie between (0, 1) and (1, 0) goes to (0, 1), the first in row-major order; of two NaNs the last wins.
+        var one = new PoolGeometry(1, 1, 2, 2, 2, 2, 2, 2);
+        var y1 = new float[1];
+        var a1 = new int[1];
+        Pooling.MaxForward(one, [0f, 5, 5, 1], 0, y1, 0, a1, threads: 1);
+        Assert.Equal(1, a1[0]);
+        Pooling.MaxForward(one, [float.NaN, 5, float.NaN, 1], 0, y1, 0, a1, threads: 1);
+        Assert.Equal(2, a1[0]);
+    }
+
+    [Fact]
     public void Geometry_follows_pytorch_floor_mode_and_padding_rule()
     {
         var g = new PoolGeometry(1, 1, 7, 9, 2, 3, 2, 2, PadH: 1, PadW: 1);
@@ -153,7 +182,7 @@ public class PoolingKernelTests
                             if (h < 0 || h >= g.Height || w < 0 || w >= g.Width) continue;
                             T v = x[off + (p * g.Height + h) * g.Width + w];
                             sum += v;
-                            if (bestAt < 0 || v > best)
+                            if (bestAt < 0 || v > best || T.IsNaN(v))   // ties keep the first cell; the last NaN wins
                             {
                                 best = v;
                                 bestAt = h * g.Width + w;

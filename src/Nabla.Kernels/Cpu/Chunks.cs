@@ -1,0 +1,34 @@
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>Splits a dense range of elements into chunks for <see cref="CpuParallel"/>, when it is large enough to pay.</summary>
+internal static class Chunks
+{
+    /// <summary>
+    /// Below this many elements one thread streams the range faster than a hand-off to a worker costs (a few µs);
+    /// above it, elementwise kernels are memory-bound and a second core adds bandwidth.
+    /// </summary>
+    public const int ParallelThreshold = 1 << 16;
+
+    /// <summary>Chunk size: a multiple of every vector width, large enough that claiming one is cheap.</summary>
+    private const int ChunkLength = 1 << 14;
+
+    /// <summary>Runs <paramref name="body"/>(start, length) over [0, n) in chunks, on up to <paramref name="threads"/> threads.</summary>
+    /// <remarks>
+    /// The chunks do not depend on the thread count, so neither do the results: SIMD libraries may treat a range's
+    /// ragged end differently (a last element can differ by an ulp), and that end must fall in the same place.
+    /// </remarks>
+    public static void For(int n, int threads, Action<int, int> body)
+    {
+        if (n < ParallelThreshold)
+        {
+            body(0, n);
+            return;
+        }
+        int chunks = (n + ChunkLength - 1) / ChunkLength;
+        CpuParallel.For(chunks, threads, c =>
+        {
+            int start = c * ChunkLength;
+            body(start, Math.Min(ChunkLength, n - start));
+        });
+    }
+}
