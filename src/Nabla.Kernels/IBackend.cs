@@ -20,6 +20,9 @@ public interface IBackend
     /// </summary>
     Storage AllocateUninitialized(DType dtype, int length);
 
+    /// <summary>An index buffer with unspecified contents, for a kernel to fill.</summary>
+    IndexBuffer AllocateIndices(int length);
+
     /// <summary>Wraps (does not copy) a host array of the element type matching <paramref name="dtype"/>.</summary>
     Storage FromArray(Array data, DType dtype);
 
@@ -69,10 +72,10 @@ public interface IBackend
     void Conv2dBackwardWeight(ConvGeometry g, View x, View dy, View dw);
 
     /// <summary>Max pooling; <paramref name="argmax"/> receives, per output element, the flat in-plane index of the chosen input.</summary>
-    void MaxPool2d(PoolGeometry g, View x, View dst, int[] argmax);
+    void MaxPool2d(PoolGeometry g, View x, View dst, IndexBuffer argmax);
 
     /// <summary>Routes each output gradient to the input chosen by <see cref="MaxPool2d"/>; dx is overwritten.</summary>
-    void MaxPool2dBackward(PoolGeometry g, View dy, int[] argmax, View dx);
+    void MaxPool2dBackward(PoolGeometry g, View dy, IndexBuffer argmax, View dx);
 
     /// <summary>Average pooling with the divisor KernelH·KernelW (PyTorch's count_include_pad).</summary>
     void AvgPool2d(PoolGeometry g, View x, View dst);

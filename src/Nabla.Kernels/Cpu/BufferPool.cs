@@ -47,7 +47,7 @@ internal sealed class BufferPool
     {
         public readonly Array Data = data;
         public readonly long Bytes = bytes;
-        public readonly WeakReference<Storage> Owner = new(null!);
+        public readonly WeakReference<object> Owner = new(null!);
     }
 
     private sealed class Bucket
@@ -59,29 +59,45 @@ internal sealed class BufferPool
 
     public CpuStorage<T> Rent<T>(int length, DType dtype, bool zeroed) where T : unmanaged
     {
+        var (data, lease) = Take<T>(length, zeroed);
+        var storage = new CpuStorage<T>(data, dtype);
+        lease?.Owner.SetTarget(storage);
+        return storage;
+    }
+
+    /// <summary>An index buffer (e.g. max pooling's winners), recycled like tensor storage once unreachable.</summary>
+    public IndexBuffer RentIndices(int length)
+    {
+        var (data, lease) = Take<int>(length, zeroed: false);
+        var buffer = new IndexBuffer(data);
+        lease?.Owner.SetTarget(buffer);
+        return buffer;
+    }
+
+    /// <summary>An array of <paramref name="length"/> elements, and its lease when pooled (the caller names the owner).</summary>
+    private (T[] Data, Lease? Lease) Take<T>(int length, bool zeroed) where T : unmanaged
+    {
         long bytes = (long)length * Unsafe.SizeOf<T>();
-        if (bytes < MinBytes)
-            return new CpuStorage<T>(zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length), dtype);
+        if (bytes < MinBytes) return (zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length), null);
 
         Lease lease;
-        bool reused;
         lock (_gate)
         {
             var bucket = BucketFor(typeof(T), length);
-            reused = TryTake(bucket, out lease!);
+            bool reused = TryTake(bucket, out lease!);
             if (!reused && _rentedSinceCollect >= Math.Max(MinCollectBytes, _liveAtCollect))
             {
                 CollectAndReclaim();
                 reused = TryTake(bucket, out lease!);
             }
-            if (!reused)
+            if (reused)
             {
-                lease = new Lease(GC.AllocateUninitializedArray<T>(length), bytes);
-                FreshAllocations++;
+                Reuses++;
             }
             else
             {
-                Reuses++;
+                lease = new Lease(GC.AllocateUninitializedArray<T>(length), bytes);
+                FreshAllocations++;
             }
             bucket.Leased.Add(lease);
             _rentedSinceCollect += bytes;
@@ -89,9 +105,7 @@ internal sealed class BufferPool
         var data = (T[])lease.Data;
         // Fresh arrays from AllocateUninitializedArray are not guaranteed zero either: clear whenever zeros are asked for.
         if (zeroed) Array.Clear(data);
-        var storage = new CpuStorage<T>(data, dtype);
-        lease.Owner.SetTarget(storage);
-        return storage;
+        return (data, lease);
     }
 
     private Bucket BucketFor(Type type, int length)

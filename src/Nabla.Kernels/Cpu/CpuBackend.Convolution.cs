@@ -31,16 +31,16 @@ public sealed partial class CpuBackend
         else Convolution.BackwardWeight(g, Data<double>(x), Off(x), Data<double>(dy), Off(dy), Data<double>(dw), Off(dw), Threads);
     }
 
-    public void MaxPool2d(PoolGeometry g, View x, View dst, int[] argmax)
+    public void MaxPool2d(PoolGeometry g, View x, View dst, IndexBuffer argmax)
     {
-        if (dst.DType == DType.Float32) Pooling.MaxForward(g, Data<float>(x), Off(x), Data<float>(dst), Off(dst), argmax, Threads);
-        else Pooling.MaxForward(g, Data<double>(x), Off(x), Data<double>(dst), Off(dst), argmax, Threads);
+        if (dst.DType == DType.Float32) Pooling.MaxForward(g, Data<float>(x), Off(x), Data<float>(dst), Off(dst), argmax.Data, Threads);
+        else Pooling.MaxForward(g, Data<double>(x), Off(x), Data<double>(dst), Off(dst), argmax.Data, Threads);
     }
 
-    public void MaxPool2dBackward(PoolGeometry g, View dy, int[] argmax, View dx)
+    public void MaxPool2dBackward(PoolGeometry g, View dy, IndexBuffer argmax, View dx)
     {
-        if (dx.DType == DType.Float32) Pooling.MaxBackward(g, Data<float>(dy), Off(dy), argmax, Data<float>(dx), Off(dx), Threads);
-        else Pooling.MaxBackward(g, Data<double>(dy), Off(dy), argmax, Data<double>(dx), Off(dx), Threads);
+        if (dx.DType == DType.Float32) Pooling.MaxBackward(g, Data<float>(dy), Off(dy), argmax.Data, Data<float>(dx), Off(dx), Threads);
+        else Pooling.MaxBackward(g, Data<double>(dy), Off(dy), argmax.Data, Data<double>(dx), Off(dx), Threads);
     }
 
     public void AvgPool2d(PoolGeometry g, View x, View dst)

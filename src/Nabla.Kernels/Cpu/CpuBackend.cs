@@ -19,6 +19,8 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public Storage AllocateUninitialized(DType dtype, int length) => Rent(dtype, length, zeroed: false);
 
+    public IndexBuffer AllocateIndices(int length) => _pool.RentIndices(length);
+
     private Storage Rent(DType dtype, int length, bool zeroed) => dtype switch
     {
         DType.Float32 => _pool.Rent<float>(length, dtype, zeroed),
