@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Nabla.Kernels.Cpu;
 
@@ -117,9 +119,23 @@ internal static class Pooling
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int width = g.Width, outWidth = g.OutWidth;
+        bool vector = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && outWidth >= 8;
         for (int i = 0; i < g.OutHeight; i++)
         {
             int top = 2 * i * width, bottom = top + width, row = i * outWidth;
+            if (vector)
+            {
+                // 8 outputs at a time; a last, overlapping group ends the row (it recomputes the same values).
+                var xs = MemoryMarshal.Cast<T, float>(x);
+                var ys = MemoryMarshal.Cast<T, float>(y);
+                for (int j = 0; ; j += 8)
+                {
+                    j = Math.Min(j, outWidth - 8);
+                    MaxRow8(xs, top + 2 * j, width, ys.Slice(row + j, 8), argmax.Slice(row + j, 8));
+                    if (j == outWidth - 8) break;
+                }
+                continue;
+            }
             for (int j = 0; j < outWidth; j++)
             {
                 int at = top + 2 * j, below = bottom + 2 * j;
@@ -131,6 +147,34 @@ internal static class Pooling
                 y[row + j] = x[best];
                 argmax[row + j] = best;
             }
+        }
+    }
+
+    /// <summary>
+    /// Eight 2×2 windows side by side, starting at cell <paramref name="at"/>: each 16-float row segment is split into
+    /// its even and odd columns, and the four candidates are taken in row-major order with the scalar rule (strictly
+    /// greater, or NaN), lane by lane.
+    /// </summary>
+    private static void MaxRow8(ReadOnlySpan<float> x, int at, int width, Span<float> y, Span<int> argmax)
+    {
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+        var top = Vector512.Create(x.Slice(at, 16));
+        var bottom = Vector512.Create(x.Slice(at + width, 16));
+        var index = Vector256.Create(at) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var max = Vector512.Shuffle(top, even).GetLower();
+        var best = index;
+        Take(Vector512.Shuffle(top, odd).GetLower(), index + Vector256<int>.One, ref max, ref best);
+        Take(Vector512.Shuffle(bottom, even).GetLower(), index + Vector256.Create(width), ref max, ref best);
+        Take(Vector512.Shuffle(bottom, odd).GetLower(), index + Vector256.Create(width + 1), ref max, ref best);
+        max.CopyTo(y);
+        best.CopyTo(argmax);
+
+        static void Take(Vector256<float> v, Vector256<int> at, ref Vector256<float> max, ref Vector256<int> best)
+        {
+            var take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+            max = Vector256.ConditionalSelect(take, v, max);
+            best = Vector256.ConditionalSelect(take.AsInt32(), at, best);
         }
     }
 

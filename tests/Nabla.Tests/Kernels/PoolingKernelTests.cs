@@ -93,11 +93,15 @@ public class PoolingKernelTests
         Assert.Equal(1, argmax[0]);
     }
 
-    [Fact]
-    public void Max_2x2_fast_path_matches_the_window_loops_on_ties_and_nans()
+    [Theory]
+    [InlineData(12)]   // 6 outputs per row: the scalar path
+    [InlineData(16)]   // 8: one vector group
+    [InlineData(23)]   // 11 (odd width, last column unused): a group and an overlapping one
+    [InlineData(40)]   // 20: groups at 0, 8 and an overlapping one at 12
+    public void Max_2x2_fast_path_matches_the_window_loops_on_ties_and_nans(int width)
     {
         // Values from {0, 1, 2} make ties common, and a few NaNs test "the last NaN wins"; the naive loops decide.
-        var g = new PoolGeometry(Batch: 2, Channels: 3, Height: 10, Width: 12, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2);
+        var g = new PoolGeometry(Batch: 2, Channels: 3, Height: 10, Width: width, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2);
         var rng = new Random(5);
         int inSize = g.Batch * g.Channels * g.Height * g.Width;
         var x = new float[inSize];
