@@ -197,11 +197,18 @@ internal static class Workloads
             {
                 var x = test.X.Narrow(0, 0, b).Contiguous();
                 Timing t;
+                long allocated;
                 var gc = GcCounts();
                 using (Autograd.NoGrad())
+                {
                     t = Measure.Run(() => _sink = model.Forward(x), o.Quick);
+                    long before = GC.GetTotalAllocatedBytes(precise: true);
+                    for (int i = 0; i < 10; i++) _sink = model.Forward(x);
+                    allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / 10;
+                }
                 output.Add(Record($"infer_{(kind == ModelKind.Mlp ? "mlp" : "cnn")}_b{b}", t, $"Autograd.NoGrad(), {Variant(o)}", ("per_image_s", t.MedianSeconds / b)));
                 output[^1]!["gc_collections_gen012"] = GcCounts(gc);
+                output[^1]!["managed_bytes_allocated_per_call"] = allocated;
             }
         }
         return output;
