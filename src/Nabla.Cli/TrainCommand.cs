@@ -150,6 +150,7 @@ internal static class TrainCommand
                                $"({train.Count:N0} train / {test.Count:N0} test, from {Cli.Escape(data.Directory)}): {epochs} epochs, batch {batchSize}, " +
                                $"{optimizerKind.ToString().ToLowerInvariant()} lr {lr} ({o.Schedule.ToString().ToLowerInvariant()}), seed {o.Seed}, {o.Threads} threads");
         var table = new Table().AddColumns("epoch", "train loss", "test loss", "test accuracy", "seconds");
+        double? firstStepSeconds = null;   // cold start: from process start to the end of the first training step
         Evaluation? last = null;
         for (int epoch = first; epoch <= epochs; epoch++)
         {
@@ -165,6 +166,7 @@ internal static class TrainCommand
                         trainLoss = Trainer.TrainEpoch(model, optimizer, loader, Loss.CrossEntropyLoss, random, epoch, p =>
                         {
                             scheduler?.Step();
+                            firstStepSeconds ??= (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds;
                             task.Value = p.Batch;
                             if (p.Batch % 20 == 0 || p.Batch == p.Batches)
                                 task.Description = $"epoch {epoch}/{epochs}  loss {p.RunningLoss:F4}  {p.Samples / Math.Max(p.Seconds, 1e-9):N0} samples/s";
@@ -190,7 +192,7 @@ internal static class TrainCommand
 
         string metricsPath = Path.Combine(outDir, "metrics.json"), curves = Path.Combine(outDir, "curves.png"), confusion = Path.Combine(outDir, "confusion.png");
         var metrics = new Metrics(Name(o.Model), Mnist.FolderName(o.Data), epochs, o.Seed, o.Threads, batchSize, optimizerKind.ToString().ToLowerInvariant(), lr, last.Accuracy,
-            history.Select(h => new MetricsEpoch(h.Epoch, h.TrainLoss, h.TestLoss, h.TestAccuracy, h.Seconds)).ToList());
+            firstStepSeconds, history.Select(h => new MetricsEpoch(h.Epoch, h.TrainLoss, h.TestLoss, h.TestAccuracy, h.Seconds)).ToList());
         AtomicFile.Write(metricsPath, s => JsonSerializer.Serialize(s, metrics, Metrics.Json));
         Plots.Curves(curves, history);
         Plots.Confusion(confusion, last.Confusion, data.ClassNames);
@@ -206,7 +208,9 @@ internal static class TrainCommand
 }
 
 /// <summary>The metrics.json written at the end of a run.</summary>
-internal sealed record Metrics(string Model, string Dataset, int Epochs, int Seed, int Threads, int BatchSize, string Optimizer, double LearningRate, double TestAccuracy, List<MetricsEpoch> History)
+/// <summary>metrics.json. FirstStepSeconds: from the start of the process to the end of the first training step (cold start); null when no step ran.</summary>
+internal sealed record Metrics(string Model, string Dataset, int Epochs, int Seed, int Threads, int BatchSize, string Optimizer, double LearningRate, double TestAccuracy,
+    double? FirstStepSeconds, List<MetricsEpoch> History)
 {
     public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 }

@@ -79,11 +79,15 @@ public static class Mnist
             throw new InvalidDataException($"{labelsPath}: expected unsigned-byte labels [N], found {labels.Type} with {labels.Dims.Length} dimensions");
         if (labels.Dims[0] != images.Dims[0])
             throw new InvalidDataException($"{labelsPath}: {labels.Dims[0]} labels for {images.Dims[0]} images in {imagesPath}");
-        var pixels = images.AsBytes();
+        var pixels = images.RawBigEndian;   // bytes have no byte order; read in place rather than copied
         var (mean, std) = stats ?? Moments(pixels);
-        var x = new float[pixels.Length];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)((pixels[i] / 255.0 - mean) / std);
-        var y = Array.ConvertAll(labels.AsBytes(), b => (long)b);
+        // A byte has 256 values: standardize each once, then look the pixels up.
+        var table = new float[256];
+        for (int v = 0; v < 256; v++) table[v] = (float)((v / 255.0 - mean) / std);
+        var x = GC.AllocateUninitializedArray<float>(pixels.Length);
+        Kernels.Cpu.HugePages.Advise(x);   // 180 MiB written once: 2 MiB pages fault 512 times less often
+        for (int i = 0; i < x.Length; i++) x[i] = table[pixels[i]];
+        var y = Array.ConvertAll(labels.RawBigEndian, b => (long)b);
         foreach (long c in y)
             if (c > 9) throw new InvalidDataException($"{labelsPath}: label {c} is outside the 10 classes");
         var data = new TensorDataset(Tensor.Wrap(x, DType.Float32, [images.Dims[0], 1, images.Dims[1], images.Dims[2]], "Mnist"), Tensor.Wrap(y, DType.Int64, [y.Length], "Mnist"));
@@ -92,12 +96,15 @@ public static class Mnist
 
     private static (double Mean, double Std) Moments(byte[] pixels)
     {
+        // From the histogram of byte values: exact counts, then 256 terms in double.
+        var counts = new long[256];
+        foreach (byte p in pixels) counts[p]++;
         double sum = 0, sq = 0;
-        foreach (byte p in pixels)
+        for (int b = 0; b < 256; b++)
         {
-            double v = p / 255.0;
-            sum += v;
-            sq += v * v;
+            double v = b / 255.0;
+            sum += counts[b] * v;
+            sq += counts[b] * v * v;
         }
         double mean = sum / pixels.Length;
         return (mean, Math.Sqrt(Math.Max(sq / pixels.Length - mean * mean, 1e-12)));
