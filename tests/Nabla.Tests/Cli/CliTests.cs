@@ -92,6 +92,7 @@ public sealed class CliTests : IDisposable
         double accuracy = root.GetProperty("test_accuracy").GetDouble();
         Assert.InRange(accuracy, 0.6, 1.0);
         Assert.Equal(1, root.GetProperty("history").GetArrayLength());
+        Assert.InRange(root.GetProperty("first_step_seconds").GetDouble(), 0.0, 600.0);   // measured, not a speed assertion
 
         var eval = Nabla("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--data", "fashion-mnist", "--json");
         Assert.True(eval.Code == 0, eval.Err);

@@ -77,4 +77,15 @@ public class BufferPoolTests
             Assert.Equal(expected, a.MatMul(b).Add(a).Relu().Sum().Item());
         }
     }
+
+    [Fact]
+    public void Huge_page_advice_leaves_an_array_usable_and_its_contents_intact()
+    {
+        var array = GC.AllocateUninitializedArray<float>((int)(HugePages.MinBytes / sizeof(float)) + 1001);
+        HugePages.Advise(array);
+        for (int i = 0; i < array.Length; i++) array[i] = i;
+        HugePages.Advise(array);   // advising again, on touched pages, changes nothing
+        for (int i = 0; i < array.Length; i += 997) Assert.Equal((float)i, array[i]);
+        HugePages.Advise(new float[10]);   // too small: ignored
+    }
 }
