@@ -39,7 +39,7 @@ public sealed class TensorDataset : IDataset
     private static Tensor Rows(Tensor t, ReadOnlySpan<int> indices)
     {
         int[] shape = [indices.Length, .. t.Shape[1..]];
-        var batch = Tensor.Zeros(shape, t.DType, t.Device);
+        var batch = Tensor.Uninitialized(shape, t.DType, t.Device);   // every row is copied in (or an index throws)
         int row = t.Count / Math.Max(t.Shape[0], 1);
         switch (t.DType)
         {
