@@ -49,10 +49,10 @@ public sealed class AdamW : Optimizer
             if (g is null) continue;
             if (p.Value.DType == DType.Float32)
                 FusedLoop.Run(new AdamRule<float>(LearningRate, o.Beta1, o.Beta2, o.Eps, 0, shrink, o.AmsGrad, p.Step),
-                    p.Span<float>(), g.AsSpan<float>(), p.Buffer<float>(_expAvg), p.Buffer<float>(_expAvgSq), p.Buffer<float>(_maxExpAvgSq));
+                    p.Span<float>(), g.AsSpan<float>(), p.Buffer<float>(_expAvg), p.Buffer<float>(_expAvgSq), p.Buffer<float>(_maxExpAvgSq), p.Threads);
             else
                 FusedLoop.Run(new AdamRule<double>(LearningRate, o.Beta1, o.Beta2, o.Eps, 0, shrink, o.AmsGrad, p.Step),
-                    p.Span<double>(), g.AsSpan<double>(), p.Buffer<double>(_expAvg), p.Buffer<double>(_expAvgSq), p.Buffer<double>(_maxExpAvgSq));
+                    p.Span<double>(), g.AsSpan<double>(), p.Buffer<double>(_expAvg), p.Buffer<double>(_expAvgSq), p.Buffer<double>(_maxExpAvgSq), p.Threads);
         }
     }
 }

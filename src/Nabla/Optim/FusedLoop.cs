@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Nabla.Kernels.Cpu;
 
 namespace Nabla.Optim;
 
@@ -15,35 +16,47 @@ internal static class FusedLoop
     /// Applies <paramref name="update"/> to every element. State spans are either empty (unused) or as long as
     /// <paramref name="param"/>; <paramref name="grad"/> must be as long as <paramref name="param"/>.
     /// </summary>
-    public static void Run<T, TUpdate>(in TUpdate update, Span<T> param, ReadOnlySpan<T> grad, Span<T> s0 = default, Span<T> s1 = default, Span<T> s2 = default)
+    /// <remarks>
+    /// Large parameters are cut into fixed chunks run on up to <paramref name="threads"/> threads (the parameter's device
+    /// budget). Each element's update depends on that element alone, so the result is the same for any thread count.
+    /// </remarks>
+    public static unsafe void Run<T, TUpdate>(in TUpdate update, Span<T> param, ReadOnlySpan<T> grad, Span<T> s0 = default, Span<T> s1 = default, Span<T> s2 = default, int threads = 1)
         where T : unmanaged
         where TUpdate : struct, IFusedUpdate<T>
     {
         int n = param.Length;
         if (grad.Length != n || (!s0.IsEmpty && s0.Length != n) || (!s1.IsEmpty && s1.Length != n) || (!s2.IsEmpty && s2.Length != n))
             throw new InvalidOperationException("optimizer: parameter, gradient and state buffers differ in length");
-        bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty, has2 = !s2.IsEmpty;
-        ref T p = ref MemoryMarshal.GetReference(param);
-        ref T g = ref MemoryMarshal.GetReference(grad);
-        ref T a = ref MemoryMarshal.GetReference(s0);
-        ref T b = ref MemoryMarshal.GetReference(s1);
-        ref T c = ref MemoryMarshal.GetReference(s2);
-        int width = Vector<T>.Count;
-        int i = 0;
-        for (; i <= n - width; i += width)
+        if (threads <= 1 || n < Chunks.ParallelThreshold)
         {
-            nuint at = (nuint)i;
-            Vector<T> vp = Vector.LoadUnsafe(ref p, at);
-            Vector<T> vg = Vector.LoadUnsafe(ref g, at);
-            Vector<T> va = has0 ? Vector.LoadUnsafe(ref a, at) : default;
-            Vector<T> vb = has1 ? Vector.LoadUnsafe(ref b, at) : default;
-            Vector<T> vc = has2 ? Vector.LoadUnsafe(ref c, at) : default;
-            update.Apply(ref vp, vg, ref va, ref vb, ref vc);
-            vp.StoreUnsafe(ref p, at);
-            if (has0) va.StoreUnsafe(ref a, at);
-            if (has1) vb.StoreUnsafe(ref b, at);
-            if (has2) vc.StoreUnsafe(ref c, at);
+            RunRange(update, param, grad, s0, s1, s2);
+            return;
         }
+        // Spans cannot enter a closure; the buffers are pinned for the duration and handed over as addresses.
+        fixed (T* pp = param, pg = grad, p0 = s0, p1 = s1, p2 = s2)
+        {
+            nint ap = (nint)pp, ag = (nint)pg, a0 = (nint)p0, a1 = (nint)p1, a2 = (nint)p2;
+            bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty, has2 = !s2.IsEmpty;
+            var rule = update;
+            Chunks.For(n, threads, (start, length) => RunRange(rule,
+                new Span<T>((T*)ap + start, length), new ReadOnlySpan<T>((T*)ag + start, length),
+                has0 ? new Span<T>((T*)a0 + start, length) : default,
+                has1 ? new Span<T>((T*)a1 + start, length) : default,
+                has2 ? new Span<T>((T*)a2 + start, length) : default));
+        }
+    }
+
+    private static void RunRange<T, TUpdate>(in TUpdate update, Span<T> param, ReadOnlySpan<T> grad, Span<T> s0, Span<T> s1, Span<T> s2)
+        where T : unmanaged
+        where TUpdate : struct, IFusedUpdate<T>
+    {
+        int n = param.Length;
+        bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty, has2 = !s2.IsEmpty;
+        // One loop per number of state buffers, so the loop body tests no flags (the JIT folds TState's constants).
+        int i = has2 ? Vectors<T, TUpdate, State3>(update, param, grad, s0, s1, s2)
+            : has1 ? Vectors<T, TUpdate, State2>(update, param, grad, s0, s1, s2)
+            : has0 ? Vectors<T, TUpdate, State1>(update, param, grad, s0, s1, s2)
+            : Vectors<T, TUpdate, State0>(update, param, grad, s0, s1, s2);
         if (i == n) return;
 
         // The tail: the same rule on zero-padded vectors; only the real lanes are written back.
@@ -60,6 +73,48 @@ internal static class FusedLoop
         if (has1) Lanes(ref tb)[..rest].CopyTo(s1[i..]);
         if (has2) Lanes(ref tc)[..rest].CopyTo(s2[i..]);
     }
+
+    /// <summary>The whole vectors of the range; returns where the tail starts.</summary>
+    private static int Vectors<T, TUpdate, TState>(in TUpdate update, Span<T> param, ReadOnlySpan<T> grad, Span<T> s0, Span<T> s1, Span<T> s2)
+        where T : unmanaged
+        where TUpdate : struct, IFusedUpdate<T>
+        where TState : struct, IStateCount
+    {
+        ref T p = ref MemoryMarshal.GetReference(param);
+        ref T g = ref MemoryMarshal.GetReference(grad);
+        ref T a = ref MemoryMarshal.GetReference(s0);
+        ref T b = ref MemoryMarshal.GetReference(s1);
+        ref T c = ref MemoryMarshal.GetReference(s2);
+        int n = param.Length, width = Vector<T>.Count, i = 0;
+        for (; i <= n - width; i += width)
+        {
+            nuint at = (nuint)i;
+            Vector<T> vp = Vector.LoadUnsafe(ref p, at);
+            Vector<T> vg = Vector.LoadUnsafe(ref g, at);
+            Vector<T> va = TState.Count > 0 ? Vector.LoadUnsafe(ref a, at) : default;
+            Vector<T> vb = TState.Count > 1 ? Vector.LoadUnsafe(ref b, at) : default;
+            Vector<T> vc = TState.Count > 2 ? Vector.LoadUnsafe(ref c, at) : default;
+            update.Apply(ref vp, vg, ref va, ref vb, ref vc);
+            vp.StoreUnsafe(ref p, at);
+            if (TState.Count > 0) va.StoreUnsafe(ref a, at);
+            if (TState.Count > 1) vb.StoreUnsafe(ref b, at);
+            if (TState.Count > 2) vc.StoreUnsafe(ref c, at);
+        }
+        return i;
+    }
+
+    private interface IStateCount
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct State0 : IStateCount { public static int Count => 0; }
+
+    private readonly struct State1 : IStateCount { public static int Count => 1; }
+
+    private readonly struct State2 : IStateCount { public static int Count => 2; }
+
+    private readonly struct State3 : IStateCount { public static int Count => 3; }
 
     /// <summary>Broadcasts a hyperparameter (given in double, as PyTorch's Python floats are) to every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

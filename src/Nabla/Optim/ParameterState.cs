@@ -18,5 +18,8 @@ internal sealed class ParameterState(string name, Tensor value)
 
     public Span<T> Span<T>() where T : unmanaged => Value.AsSpan<T>();
 
+    /// <summary>The thread budget of the parameter's device, for the update loop.</summary>
+    public int Threads => Value.Device.Backend.Threads;
+
     public Span<T> Buffer<T>(int index) where T : unmanaged => index < 0 ? default : Buffers[index].Value.AsSpan<T>();
 }

@@ -57,7 +57,7 @@ public sealed class RmsProp : Optimizer
 
     private void Update<T>(ParameterState p, Tensor g) where T : unmanaged, INumberBase<T> =>
         FusedLoop.Run(new Rule<T>(Options, LearningRate), p.Span<T>(), g.AsSpan<T>(),
-            p.Buffer<T>(_squareAvg), p.Buffer<T>(_momentumBuffer), p.Buffer<T>(_gradAvg));
+            p.Buffer<T>(_squareAvg), p.Buffer<T>(_momentumBuffer), p.Buffer<T>(_gradAvg), p.Threads);
 
     private readonly struct Rule<T>(RmsPropOptions o, double lr) : IFusedUpdate<T> where T : unmanaged, INumberBase<T>
     {

@@ -85,7 +85,7 @@ public sealed class Sag : Optimizer
         int count = param.Length;
         var row = p.Buffer<T>(_gradTable).Slice(sampleIndex * count, count);
         var rule = new Rule<T>(LearningRate, scale, Options.WeightDecay, zeroGradient: g is null);
-        FusedLoop.Run(rule, param, g is null ? param : g.AsSpan<T>(), p.Buffer<T>(_gradSum), row);
+        FusedLoop.Run(rule, param, g is null ? param : g.AsSpan<T>(), p.Buffer<T>(_gradSum), row, threads: p.Threads);
     }
 
     private protected override void AfterStateLoaded()

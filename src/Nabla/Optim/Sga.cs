@@ -123,7 +123,7 @@ public sealed class Sga : Optimizer
         var param = p.Span<T>();
         // Without a gradient only the average moves; the parameter's own span stands in for the unused gradient.
         var rule = new Rule<T>(Options, LearningRate, weight, step: g is not null);
-        FusedLoop.Run(rule, param, g is null ? param : g.AsSpan<T>(), p.Buffer<T>(_average));
+        FusedLoop.Run(rule, param, g is null ? param : g.AsSpan<T>(), p.Buffer<T>(_average), threads: p.Threads);
     }
 
     private readonly struct Rule<T>(SgaOptions o, double lr, double weight, bool step) : IFusedUpdate<T> where T : unmanaged, INumberBase<T>

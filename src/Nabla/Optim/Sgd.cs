@@ -57,7 +57,7 @@ public sealed class Sgd : Optimizer
     private void Update<T>(ParameterState p, Tensor g) where T : unmanaged, INumberBase<T>
     {
         var rule = new Rule<T>(Options, LearningRate, firstUpdate: p.Step == 1, hasMomentum: _momentumBuffer >= 0);
-        FusedLoop.Run(rule, p.Span<T>(), g.AsSpan<T>(), p.Buffer<T>(_momentumBuffer));
+        FusedLoop.Run(rule, p.Span<T>(), g.AsSpan<T>(), p.Buffer<T>(_momentumBuffer), threads: p.Threads);
     }
 
     private readonly struct Rule<T>(SgdOptions o, double lr, bool firstUpdate, bool hasMomentum) : IFusedUpdate<T>
