@@ -28,6 +28,34 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
+    public void LargeParameters_UpdateIdenticallyOnOneAndTwoThreads()
+    {
+        // 300×301 elements: past the size where updates are split across threads, with a ragged last chunk.
+        float[] Train(int threads, Func<IEnumerable<(string, Tensor)>, Optimizer> make)
+        {
+            var device = Device.CpuWithThreads(threads);
+            var g = new Generator(9);
+            var w = Tensor.Randn([300, 301], g).ToDevice(device).RequireGrad();
+            var target = Tensor.Randn([300, 301], g).ToDevice(device);
+            var optimizer = make([("w", w)]);
+            for (int i = 0; i < 3; i++) optimizer.Step((w - target).Square().Sum().Backward());
+            return w.ToArray<float>();
+        }
+        Func<IEnumerable<(string, Tensor)>, Optimizer>[] makers =
+        [
+            ps => new Sgd(ps, new SgdOptions(0.01, Momentum: 0.9, Nesterov: true)),
+            ps => new Adam(ps, new AdamOptions(0.01, AmsGrad: true)),
+            ps => new RmsProp(ps, new RmsPropOptions(0.01, Momentum: 0.5, Centered: true)),
+        ];
+        foreach (var make in makers)
+        {
+            var one = Train(1, make);
+            Assert.Equal(one, Train(2, make));
+            Assert.NotEqual(Train(1, ps => new Sgd(ps, new SgdOptions(0.0))), one);   // the runs did move
+        }
+    }
+
+    [Fact]
     public void AdamBiasCorrection_UsesEachParametersOwnUpdateCount()
     {
         // A parameter first updated at the optimizer's second step gets the t = 1 update: |Δp| = τ (for |g| ≫ ε).
