@@ -23,8 +23,7 @@ namespace Nabla.Kernels.Cpu;
 /// </para>
 /// <para>
 /// Only buffers of at least <see cref="MinBytes"/> are pooled; smaller ones are cheap in generation 0. Free buffers are
-/// kept up to <see cref="MaxFreeBytes"/>; beyond that a returned buffer is left to the garbage collector, and so are
-/// the free buffers of a size not asked for during the pool's last two collections. A pooled buffer
+/// kept up to <see cref="MaxFreeBytes"/>; beyond that a returned buffer is left to the garbage collector. A pooled buffer
 /// must never escape its storage (arrays handed to users, e.g. by ToArray, are allocated apart).
 /// </para>
 /// </remarks>
@@ -37,9 +36,6 @@ internal sealed class BufferPool
     private readonly Lock _gate = new();
     private readonly Dictionary<(Type Type, int Length), Bucket> _buckets = [];
     private long _rentedSinceCollect, _liveAtCollect, _freeBytes;
-
-    /// <summary>Collections the pool has run; a bucket unused for two of them gives its free buffers back.</summary>
-    private int _cycle;
 
     /// <summary>Buffers handed out fresh (not reused) so far; for tests and diagnostics.</summary>
     public long FreshAllocations { get; private set; }
@@ -59,7 +55,6 @@ internal sealed class BufferPool
         public readonly Stack<Lease> Free = new();
         public readonly List<Lease> Leased = [];
         public int CollectionsAtScan = -1;
-        public int LastCycleUsed;
     }
 
     public CpuStorage<T> Rent<T>(int length, DType dtype, bool zeroed) where T : unmanaged
@@ -89,7 +84,6 @@ internal sealed class BufferPool
         lock (_gate)
         {
             var bucket = BucketFor(typeof(T), length);
-            bucket.LastCycleUsed = _cycle;
             bool reused = TryTake(bucket, out lease!);
             if (!reused && _rentedSinceCollect >= Math.Max(MinCollectBytes, _liveAtCollect))
             {
@@ -152,25 +146,14 @@ internal sealed class BufferPool
     private void CollectAndReclaim()
     {
         GC.Collect(1, GCCollectionMode.Forced, blocking: true);
-        _cycle++;
         long live = 0;
         int collections = GC.CollectionCount(0);
-        List<(Type, int)>? stale = null;
-        foreach (var (key, bucket) in _buckets)
+        foreach (var bucket in _buckets.Values)
         {
             bucket.CollectionsAtScan = collections;
             Reclaim(bucket);
             foreach (var lease in bucket.Leased) live += lease.Bytes;
-            // Sizes nobody asked for lately (an evaluation batch, a finished experiment) leave the pool, so it holds
-            // what the current loop uses rather than everything it ever saw.
-            if (_cycle - bucket.LastCycleUsed > 2)
-            {
-                foreach (var lease in bucket.Free) _freeBytes -= lease.Bytes;
-                bucket.Free.Clear();
-                if (bucket.Leased.Count == 0) (stale ??= []).Add(key);
-            }
         }
-        foreach (var key in stale ?? []) _buckets.Remove(key);
         _liveAtCollect = live;
         _rentedSinceCollect = 0;
     }

@@ -79,23 +79,6 @@ public class BufferPoolTests
     }
 
     [Fact]
-    public void Sizes_no_longer_asked_for_leave_the_pool()
-    {
-        var pool = new BufferPool();
-        RentAndDrop(pool, zeroed: false, fill: 1f);            // size Large, used once
-        const int other = 1 << 20;                             // 4 MiB: 16 rents make one of the pool's collections
-        for (int i = 0; i < 6 * 16; i++) DropOther(pool, other);
-        long fresh = pool.FreshAllocations;
-        _ = pool.Rent<float>(Large, DType.Float32, zeroed: false);
-        Assert.Equal(fresh + 1, pool.FreshAllocations);        // its old buffer was given back to the collector
-        DropOther(pool, other);
-        Assert.Equal(fresh + 1, pool.FreshAllocations);        // the size in use is still recycled
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        static void DropOther(BufferPool pool, int length) => pool.Rent<float>(length, DType.Float32, zeroed: false).Data[0] = 1f;
-    }
-
-    [Fact]
     public void Huge_page_advice_leaves_an_array_usable_and_its_contents_intact()
     {
         var array = GC.AllocateUninitializedArray<float>((int)(HugePages.MinBytes / sizeof(float)) + 1001);
