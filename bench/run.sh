@@ -80,7 +80,7 @@ for s in ${SECTIONS//,/ }; do
   b=$(busy)
   BUSY+=("$s: ${b}%")
   echo "== $s (CPU busy before: ${b}%, load $(load))" >&2
-  DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x4000000}" dotnet "$DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/nabla_$s.json" >/dev/null
+  DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x1000000}" dotnet "$DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/nabla_$s.json" >/dev/null
   "$PY" bench/torch_bench.py "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torch_$s.json" >/dev/null
   NABLA_FILES+=("$RAW/nabla_$s.json")
   TORCH_FILES+=("$RAW/torch_$s.json")
