@@ -52,11 +52,18 @@ internal static class FusedLoop
     {
         int n = param.Length;
         bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty, has2 = !s2.IsEmpty;
-        // One loop per number of state buffers, so the loop body tests no flags (the JIT folds TState's constants).
-        int i = has2 ? Vectors<T, TUpdate, State3>(update, param, grad, s0, s1, s2)
-            : has1 ? Vectors<T, TUpdate, State2>(update, param, grad, s0, s1, s2)
-            : has0 ? Vectors<T, TUpdate, State1>(update, param, grad, s0, s1, s2)
-            : Vectors<T, TUpdate, State0>(update, param, grad, s0, s1, s2);
+        // One loop per set of state buffers in use, so the loop body tests no flags (the JIT folds TState's constants).
+        int i = (has0, has1, has2) switch
+        {
+            (false, false, false) => Vectors<T, TUpdate, States<No, No, No>>(update, param, grad, s0, s1, s2),
+            (true, false, false) => Vectors<T, TUpdate, States<Yes, No, No>>(update, param, grad, s0, s1, s2),
+            (true, true, false) => Vectors<T, TUpdate, States<Yes, Yes, No>>(update, param, grad, s0, s1, s2),
+            (true, false, true) => Vectors<T, TUpdate, States<Yes, No, Yes>>(update, param, grad, s0, s1, s2),
+            (true, true, true) => Vectors<T, TUpdate, States<Yes, Yes, Yes>>(update, param, grad, s0, s1, s2),
+            (false, true, false) => Vectors<T, TUpdate, States<No, Yes, No>>(update, param, grad, s0, s1, s2),
+            (false, false, true) => Vectors<T, TUpdate, States<No, No, Yes>>(update, param, grad, s0, s1, s2),
+            (false, true, true) => Vectors<T, TUpdate, States<No, Yes, Yes>>(update, param, grad, s0, s1, s2),
+        };
         if (i == n) return;
 
         // The tail: the same rule on zero-padded vectors; only the real lanes are written back.
@@ -78,7 +85,7 @@ internal static class FusedLoop
     private static int Vectors<T, TUpdate, TState>(in TUpdate update, Span<T> param, ReadOnlySpan<T> grad, Span<T> s0, Span<T> s1, Span<T> s2)
         where T : unmanaged
         where TUpdate : struct, IFusedUpdate<T>
-        where TState : struct, IStateCount
+        where TState : struct, IStates
     {
         ref T p = ref MemoryMarshal.GetReference(param);
         ref T g = ref MemoryMarshal.GetReference(grad);
@@ -91,30 +98,41 @@ internal static class FusedLoop
             nuint at = (nuint)i;
             Vector<T> vp = Vector.LoadUnsafe(ref p, at);
             Vector<T> vg = Vector.LoadUnsafe(ref g, at);
-            Vector<T> va = TState.Count > 0 ? Vector.LoadUnsafe(ref a, at) : default;
-            Vector<T> vb = TState.Count > 1 ? Vector.LoadUnsafe(ref b, at) : default;
-            Vector<T> vc = TState.Count > 2 ? Vector.LoadUnsafe(ref c, at) : default;
+            Vector<T> va = TState.Has0 ? Vector.LoadUnsafe(ref a, at) : default;
+            Vector<T> vb = TState.Has1 ? Vector.LoadUnsafe(ref b, at) : default;
+            Vector<T> vc = TState.Has2 ? Vector.LoadUnsafe(ref c, at) : default;
             update.Apply(ref vp, vg, ref va, ref vb, ref vc);
             vp.StoreUnsafe(ref p, at);
-            if (TState.Count > 0) va.StoreUnsafe(ref a, at);
-            if (TState.Count > 1) vb.StoreUnsafe(ref b, at);
-            if (TState.Count > 2) vc.StoreUnsafe(ref c, at);
+            if (TState.Has0) va.StoreUnsafe(ref a, at);
+            if (TState.Has1) vb.StoreUnsafe(ref b, at);
+            if (TState.Has2) vc.StoreUnsafe(ref c, at);
         }
         return i;
     }
 
-    private interface IStateCount
+    /// <summary>Which of the three state buffers a loop reads and writes, as compile-time constants.</summary>
+    private interface IStates
     {
-        static abstract int Count { get; }
+        static abstract bool Has0 { get; }
+        static abstract bool Has1 { get; }
+        static abstract bool Has2 { get; }
     }
 
-    private readonly struct State0 : IStateCount { public static int Count => 0; }
+    private interface IFlag
+    {
+        static abstract bool Value { get; }
+    }
 
-    private readonly struct State1 : IStateCount { public static int Count => 1; }
+    private readonly struct Yes : IFlag { public static bool Value => true; }
 
-    private readonly struct State2 : IStateCount { public static int Count => 2; }
+    private readonly struct No : IFlag { public static bool Value => false; }
 
-    private readonly struct State3 : IStateCount { public static int Count => 3; }
+    private readonly struct States<T0, T1, T2> : IStates where T0 : struct, IFlag where T1 : struct, IFlag where T2 : struct, IFlag
+    {
+        public static bool Has0 => T0.Value;
+        public static bool Has1 => T1.Value;
+        public static bool Has2 => T2.Value;
+    }
 
     /// <summary>Broadcasts a hyperparameter (given in double, as PyTorch's Python floats are) to every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

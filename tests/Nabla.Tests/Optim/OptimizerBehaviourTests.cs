@@ -46,6 +46,8 @@ public class OptimizerBehaviourTests
             ps => new Sgd(ps, new SgdOptions(0.01, Momentum: 0.9, Nesterov: true)),
             ps => new Adam(ps, new AdamOptions(0.01, AmsGrad: true)),
             ps => new RmsProp(ps, new RmsPropOptions(0.01, Momentum: 0.5, Centered: true)),
+            ps => new RmsProp(ps, new RmsPropOptions(0.01, Centered: true)),   // first and third state buffers only
+            ps => new Adam(ps, new AdamOptions(0.01)),
         ];
         foreach (var make in makers)
         {
