@@ -30,7 +30,15 @@ internal static unsafe partial class HugePages
         {
             nint start = ((nint)p + HugePage - 1) & ~(HugePage - 1);
             nint end = ((nint)p + (nint)bytes) & ~(HugePage - 1);
-            if (end > start) _ = Madvise(start, (nuint)(end - start), MadviseHugePage);
+            if (end <= start) return;
+            try
+            {
+                _ = Madvise(start, (nuint)(end - start), MadviseHugePage);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // A C library without madvise (or not found under this name): the array just keeps 4 KiB pages.
+            }
         }
     }
 
