@@ -13,8 +13,6 @@ public sealed partial class CpuBackend(int threads) : IBackend
     /// <summary>Large buffers are recycled once their tensors are unreachable (see <see cref="BufferPool"/>).</summary>
     private readonly BufferPool _pool = new();
 
-    internal BufferPool Pool => _pool;
-
     public Storage Allocate(DType dtype, int length) => Rent(dtype, length, zeroed: true);
 
     public Storage AllocateUninitialized(DType dtype, int length) => Rent(dtype, length, zeroed: false);

@@ -119,8 +119,6 @@ public sealed partial class Tensor
         return new(device.Backend.AllocateUninitialized(dtype, layout.Count), layout, device);
     }
 
-    internal Tensor EmptyLike(DType? dtype = null) => Empty(Shape, dtype ?? DType, Device);
-
     internal Tensor UninitializedLike(DType? dtype = null) => Uninitialized(Shape, dtype ?? DType, Device);
 
     internal void CheckSameDevice(Tensor other, string op)
