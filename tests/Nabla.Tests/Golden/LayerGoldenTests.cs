@@ -1,7 +1,8 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Nabla.Nn;
+
+using static Nabla.Tests.Golden.GoldenJson;
 
 namespace Nabla.Tests.Golden;
 
@@ -14,11 +15,9 @@ namespace Nabla.Tests.Golden;
 /// </summary>
 public class LayerGoldenTests
 {
-    // Tolerance: as GoldenTests (float32 arithmetic against float64 references computed from the same float32
+    // Tolerance: GoldenJson.Atol and Rtol, as for the ops (float32 arithmetic against float64 references computed from the same float32
     // inputs; rtol 1e-4 allows a few hundred ulps, atol 1e-5 covers results that cancel to ~0). The largest
     // reductions here (a convolution's weight gradient, a batch-norm channel) sum at most a few hundred terms.
-    private const double Atol = 1e-5;
-    private const double Rtol = 1e-4;
 
     private static readonly Lazy<JsonElement[]> Cases = new(() =>
     {
@@ -164,35 +163,6 @@ public class LayerGoldenTests
         Assert.Equal(names.Length, names.Distinct().Count());
     }
 
-    // ------------------------------------------------------------------------------------------------------------
-    // JSON helpers
-
-    private static int[] Shape(JsonElement e) => e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray();
-
-    private static Tensor ReadFloat(JsonElement e) =>
-        Tensor.FromArray(e.GetProperty("data").EnumerateArray().Select(v => (float)v.GetDouble()).ToArray()).Reshape(Shape(e));
-
-    private static Tensor ReadInput(JsonElement e)
-    {
-        var dtype = e.TryGetProperty("dtype", out var d) ? d.GetString() : "float32";
-        var t = dtype switch
-        {
-            "float32" => ReadFloat(e),
-            "int64" => Tensor.FromArray(e.GetProperty("data").EnumerateArray().Select(v => v.GetInt64()).ToArray()).Reshape(Shape(e)),
-            _ => throw new InvalidDataException($"unknown dtype '{dtype}' in golden data"),
-        };
-        return e.TryGetProperty("requires_grad", out var rg) && rg.GetBoolean() ? t.RequireGrad() : t;
-    }
-
-    private static JsonElement Param(JsonElement p, string key) =>
-        p.TryGetProperty(key, out var v) ? v : throw new InvalidDataException($"golden case lacks parameter '{key}'");
-
-    private static int Int(JsonElement p, string key) => Param(p, key).GetInt32();
-
-    private static double Dbl(JsonElement p, string key) => Param(p, key).GetDouble();
-
-    private static bool Bool(JsonElement p, string key) => Param(p, key).GetBoolean();
-
     private static Reduction Red(JsonElement p) => Param(p, "reduction").GetString() switch
     {
         "mean" => Reduction.Mean,
@@ -200,34 +170,4 @@ public class LayerGoldenTests
         "none" => Reduction.None,
         var r => throw new InvalidDataException($"unknown reduction '{r}'"),
     };
-
-    // ------------------------------------------------------------------------------------------------------------
-    // comparison
-
-    private static void Compare(Tensor actual, JsonElement expected, string what, StringBuilder failures)
-    {
-        var shape = Shape(expected);
-        if (!actual.Shape.SequenceEqual(shape))
-        {
-            failures.AppendLine(CultureInfo.InvariantCulture,
-                $"  {what}: shape [{string.Join(", ", actual.Shape)}], PyTorch [{string.Join(", ", shape)}]");
-            return;
-        }
-        var got = actual.ToArray<double>();
-        var want = expected.GetProperty("data").EnumerateArray().Select(v => v.GetDouble()).ToArray();
-        int bad = 0;
-        double worst = 0;
-        var details = new StringBuilder();
-        for (int i = 0; i < got.Length; i++)
-        {
-            double err = Math.Abs(got[i] - want[i]);
-            if (err <= Atol + Rtol * Math.Abs(want[i])) continue;
-            if (++bad <= 8)
-                details.AppendLine(CultureInfo.InvariantCulture, $"    [{i}] Nabla {got[i]:R}, PyTorch {want[i]:R} (|Δ| = {err:G3})");
-            worst = Math.Max(worst, double.IsNaN(err) ? double.PositiveInfinity : err);
-        }
-        if (bad == 0) return;
-        failures.AppendLine(CultureInfo.InvariantCulture, $"  {what}: {bad} of {got.Length} elements out of tolerance (worst |Δ| = {worst:G3})");
-        failures.Append(details);
-    }
 }
