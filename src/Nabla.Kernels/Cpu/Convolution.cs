@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
@@ -100,6 +101,31 @@ internal static class Convolution
 
     /// <summary>First item of chunk <paramref name="chunk"/> when <paramref name="items"/> are cut into <paramref name="chunks"/> near-equal runs.</summary>
     internal static int ChunkStart(int chunk, int chunks, int items) => (int)((long)chunk * items / chunks);
+
+    /// <summary>
+    /// A weight gradient summed over the batch: the images are cut into one chunk per thread; <paramref name="chunk"/>
+    /// (target, target offset, first image, end image) overwrites its target with its chunk's sum. The first chunk writes
+    /// straight into dw, the others into rented partial buffers added in at the end in chunk order, so the result does
+    /// not depend on scheduling.
+    /// </summary>
+    internal static void SumOverBatch<T>(int batch, int threads, T[] dw, int dwOff, int weightSize, Action<T[], int, int, int> chunk)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (outer, _) = Split(batch, threads);
+        var partials = new T[outer - 1][];
+        for (int i = 0; i < partials.Length; i++) partials[i] = ArrayPool<T>.Shared.Rent(weightSize);
+        try
+        {
+            CpuParallel.For(outer, outer, c => chunk(c == 0 ? dw : partials[c - 1], c == 0 ? dwOff : 0,
+                ChunkStart(c, outer, batch), ChunkStart(c + 1, outer, batch)));
+            Span<T> result = dw.AsSpan(dwOff, weightSize);
+            foreach (T[] partial in partials) TensorPrimitives.Add(result, partial.AsSpan(0, weightSize), result);
+        }
+        finally
+        {
+            foreach (T[] partial in partials) ArrayPool<T>.Shared.Return(partial);
+        }
+    }
 
     // The direct kernels index with raw pointers, so a short array must be caught here rather than by a bounds check.
     private static void CheckInput<T>(in ConvGeometry g, T[] a, int offset, string name) =>

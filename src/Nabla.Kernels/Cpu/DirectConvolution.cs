@@ -124,8 +124,8 @@ internal static unsafe class DirectConvolution
     }
 
     /// <remarks>
-    /// The sum over images is split into one batch chunk per thread. The first chunk accumulates straight into dw, the
-    /// others into rented partial buffers that are added in at the end, so the result does not depend on scheduling.
+    /// The sum over images runs one batch chunk per thread (<see cref="Convolution.SumOverBatch{T}"/>), so the result
+    /// does not depend on scheduling.
     /// </remarks>
     public static void BackwardWeight<T>(ConvGeometry g, T[] x, int xOff, T[] dy, int dyOff, T[] dw, int dwOff, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -133,24 +133,13 @@ internal static unsafe class DirectConvolution
         var l = new Layout(g, Vector512<T>.Count);
         int weightSize = g.OutChannels * l.Taps;
         int[] offsets = TapOffsets(g, l, CeilDiv(l.Taps, WeightTaps) * WeightTaps);
-        var (outer, _) = Convolution.Split(g.Batch, threads);
-        var partials = new T[outer - 1][];
-        for (int i = 0; i < partials.Length; i++) partials[i] = ArrayPool<T>.Shared.Rent(weightSize);
         try
         {
-            CpuParallel.For(outer, outer, chunk =>
-            {
-                T[] target = chunk == 0 ? dw : partials[chunk - 1];
-                int targetOff = chunk == 0 ? dwOff : 0;
-                WeightImages(g, l, x, xOff, dy, dyOff, target, targetOff, offsets,
-                    Convolution.ChunkStart(chunk, outer, g.Batch), Convolution.ChunkStart(chunk + 1, outer, g.Batch));
-            });
-            Span<T> result = dw.AsSpan(dwOff, weightSize);
-            foreach (T[] partial in partials) TensorPrimitives.Add(result, partial.AsSpan(0, weightSize), result);
+            Convolution.SumOverBatch(g.Batch, threads, dw, dwOff, weightSize, (target, targetOff, first, end) =>
+                WeightImages(g, l, x, xOff, dy, dyOff, target, targetOff, offsets, first, end));
         }
         finally
         {
-            foreach (T[] partial in partials) ArrayPool<T>.Shared.Return(partial);
             ArrayPool<int>.Shared.Return(offsets);
         }
     }

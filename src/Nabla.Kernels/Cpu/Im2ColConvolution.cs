@@ -100,59 +100,45 @@ internal static class Im2ColConvolution
 
     /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w = Σₙ dy[n, group] · col(x[n, group])ᵀ per group.</summary>
     /// <remarks>
-    /// The sum over images is split into one batch chunk per thread. The first chunk accumulates straight into dw, the
-    /// others into rented partial buffers that are added in at the end, so the result does not depend on scheduling.
+    /// The sum over images runs one batch chunk per thread (<see cref="Convolution.SumOverBatch{T}"/>), so the result
+    /// does not depend on scheduling.
     /// </remarks>
     public static void BackwardWeight<T>(ConvGeometry g, T[] x, int xOff, T[] dy, int dyOff, T[] dw, int dwOff, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = new Sizes(g);
         int weightSize = g.OutChannels * s.ColRows;
-        var (outer, inner) = Convolution.Split(g.Batch, threads);
-        var partials = new T[outer - 1][];
-        for (int i = 0; i < partials.Length; i++) partials[i] = ArrayPool<T>.Shared.Rent(weightSize);
-        try
+        var (_, inner) = Convolution.Split(g.Batch, threads);
+        Convolution.SumOverBatch(g.Batch, threads, dw, dwOff, weightSize, (target, targetOff, first, end) =>
         {
-            CpuParallel.For(outer, outer, chunk =>
+            T[]? col = s.Pointwise ? null : ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane);
+            try
             {
-                T[] target = chunk == 0 ? dw : partials[chunk - 1];
-                int targetOff = chunk == 0 ? dwOff : 0;
-                int first = Convolution.ChunkStart(chunk, outer, g.Batch), end = Convolution.ChunkStart(chunk + 1, outer, g.Batch);
-                T[]? col = s.Pointwise ? null : ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane);
-                try
+                for (int n = first; n < end; n++)
                 {
-                    for (int n = first; n < end; n++)
+                    for (int grp = 0; grp < g.Groups; grp++)
                     {
-                        for (int grp = 0; grp < g.Groups; grp++)
+                        int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
+                        int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
+                        int tPos = targetOff + grp * s.Og * s.ColRows;
+                        // dw[group] (Og × Cg·KH·KW) += dy[n, group] (Og × OH·OW) · colᵀ (OH·OW × Cg·KH·KW).
+                        if (col is null)
                         {
-                            int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                            int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                            int tPos = targetOff + grp * s.Og * s.ColRows;
-                            // dw[group] (Og × Cg·KH·KW) += dy[n, group] (Og × OH·OW) · colᵀ (OH·OW × Cg·KH·KW).
-                            if (col is null)
-                            {
-                                MatMul(false, true, s.Og, s.ColRows, s.OutPlane, dy, dyPos, s.OutPlane, x, xPos, s.InPlane, n != first, target, tPos, s.ColRows, inner);
-                            }
-                            else
-                            {
-                                Im2Col(s, x.AsSpan(xPos, s.Cg * s.InPlane), col);
-                                MatMul(false, true, s.Og, s.ColRows, s.OutPlane, dy, dyPos, s.OutPlane, col, 0, s.OutPlane, n != first, target, tPos, s.ColRows, inner);
-                            }
+                            MatMul(false, true, s.Og, s.ColRows, s.OutPlane, dy, dyPos, s.OutPlane, x, xPos, s.InPlane, n != first, target, tPos, s.ColRows, inner);
+                        }
+                        else
+                        {
+                            Im2Col(s, x.AsSpan(xPos, s.Cg * s.InPlane), col);
+                            MatMul(false, true, s.Og, s.ColRows, s.OutPlane, dy, dyPos, s.OutPlane, col, 0, s.OutPlane, n != first, target, tPos, s.ColRows, inner);
                         }
                     }
                 }
-                finally
-                {
-                    if (col is not null) ArrayPool<T>.Shared.Return(col);
-                }
-            });
-            Span<T> result = dw.AsSpan(dwOff, weightSize);
-            foreach (T[] partial in partials) TensorPrimitives.Add(result, partial.AsSpan(0, weightSize), result);
-        }
-        finally
-        {
-            foreach (T[] partial in partials) ArrayPool<T>.Shared.Return(partial);
-        }
+            }
+            finally
+            {
+                if (col is not null) ArrayPool<T>.Shared.Return(col);
+            }
+        });
     }
 
     /// <summary>The derived sizes every kernel needs, computed once per call rather than per row.</summary>
