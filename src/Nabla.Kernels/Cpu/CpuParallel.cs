@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Nabla.Kernels.Cpu;
 
@@ -34,9 +34,22 @@ internal static class CpuParallel
         }
         var job = new Job(body, count);
         WorkerPool.Post(job, helpers);
-        job.Work();
+        job.WorkAsCaller();
         job.WaitForCompletion();
         job.ThrowIfFailed();
+    }
+
+    /// <summary>
+    /// Spin loops read the clock only every this many pauses: on this VM a clock read costs more than a pause, and
+    /// the sooner a spinning thread sees its flag change, the shorter a dispatch is (≈ 0.5 µs instead of ≈ 1 µs).
+    /// </summary>
+    private const int ClockEvery = 64;
+
+    /// <summary>One spin-wait step: the CPU's pause hint (frees the core's resources, saves power), not a scheduler call.</summary>
+    private static void Pause()
+    {
+        if (X86Base.IsSupported) X86Base.Pause();
+        else Thread.SpinWait(1);
     }
 
     /// <summary>One <see cref="For"/> call: the body, the next unclaimed index and the number of indices not yet finished.</summary>
@@ -45,8 +58,8 @@ internal static class CpuParallel
         /// <summary>How long the caller spins for the last indices before blocking: workers usually finish within this.</summary>
         private static readonly long CallerSpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
 
-        private readonly object _gate = new();
-        private int _claimed = -1;
+        /// <summary>The last index claimed; index 0 is reserved for the caller.</summary>
+        private int _claimed;
         private readonly Action<int> _body;
         private readonly int _count;
         private int _pending;
@@ -59,99 +72,150 @@ internal static class CpuParallel
             _pending = count;
         }
 
+        /// <summary>
+        /// Runs index 0, then helps with the rest. The caller always running index 0 makes a split into as many parts
+        /// as threads stable from call to call on two cores (the caller takes part 0, the one helper part 1), so data
+        /// a part reads again next call is still in that core's cache.
+        /// </summary>
+        public void WorkAsCaller()
+        {
+            Run(0);
+            Work();
+        }
+
         /// <summary>Claims and runs indices until none are left. Safe to call from any number of threads, also after the job is done.</summary>
         public void Work()
         {
             int i;
-            while ((i = Interlocked.Increment(ref _claimed)) < _count)
+            while ((i = Interlocked.Increment(ref _claimed)) < _count) Run(i);
+        }
+
+        private void Run(int i)
+        {
+            try
             {
-                try
-                {
-                    if (Volatile.Read(ref _error) is null) _body(i);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
-                }
-                if (Interlocked.Decrement(ref _pending) == 0)
-                {
-                    lock (_gate) Monitor.PulseAll(_gate);
-                }
+                if (Volatile.Read(ref _error) is null) _body(i);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+            }
+            if (Interlocked.Decrement(ref _pending) == 0)
+            {
+                lock (this) Monitor.PulseAll(this);
             }
         }
 
         public void WaitForCompletion()
         {
             long deadline = Stopwatch.GetTimestamp() + CallerSpinTicks;
-            while (Volatile.Read(ref _pending) != 0)
+            for (int spins = 1; Volatile.Read(ref _pending) != 0; spins++)
             {
-                if (Stopwatch.GetTimestamp() > deadline)
+                if (spins % ClockEvery == 0 && Stopwatch.GetTimestamp() > deadline)
                 {
-                    lock (_gate)
+                    lock (this)
                     {
-                        while (Volatile.Read(ref _pending) != 0) Monitor.Wait(_gate);
+                        while (Volatile.Read(ref _pending) != 0) Monitor.Wait(this);
                     }
                     return;
                 }
-                Thread.SpinWait(8);
+                Pause();
             }
         }
 
         public void ThrowIfFailed() => _error?.Throw();
     }
 
-    /// <summary>Dedicated background threads that take jobs from a shared queue.</summary>
+    /// <summary>
+    /// Dedicated background threads, each with its own mailbox. A caller posts a job by swapping it into the mailbox
+    /// of an idle worker (one compare-and-swap per helper); each worker polls only its own mailbox. A shared
+    /// concurrent queue was measured slower: the idle workers' polling of the queue's head contended with every
+    /// enqueue, and a two-thread dispatch cost ≈ 1 µs instead of ≈ 0.4 µs.
+    /// </summary>
     private static class WorkerPool
     {
         /// <summary>How long an idle worker keeps polling before it blocks; waking a blocked thread costs tens of microseconds.</summary>
         private static readonly long IdleSpinTicks = Stopwatch.Frequency / 5_000; // 200 µs
 
-        private static readonly ConcurrentQueue<Job> Queue = new();
-        private static readonly SemaphoreSlim Wake = new(0);
         private static readonly object GrowGate = new();
-        private static int s_started;
-        private static int s_sleeping;
+        private static Worker[] s_workers = [];
 
-        /// <summary>Offers <paramref name="job"/> to <paramref name="helpers"/> workers, starting threads if the pool is smaller.</summary>
+        /// <summary>
+        /// Offers <paramref name="job"/> to up to <paramref name="helpers"/> workers, starting threads if the pool is
+        /// smaller. A worker whose mailbox still holds another caller's job is skipped: the caller then runs more of
+        /// its own indices rather than wait.
+        /// </summary>
         public static void Post(Job job, int helpers)
         {
-            if (Volatile.Read(ref s_started) < helpers) Grow(helpers);
-            for (int i = 0; i < helpers; i++) Queue.Enqueue(job);
-            // Pairs with the increment-then-check in Run: either the worker sees the queued job or we see it sleeping.
-            Interlocked.MemoryBarrier();
-            int sleeping = Volatile.Read(ref s_sleeping);
-            if (sleeping > 0) Wake.Release(Math.Min(sleeping, helpers));
-        }
-
-        private static void Grow(int workers)
-        {
-            lock (GrowGate)
+            var workers = Volatile.Read(ref s_workers);
+            if (workers.Length < helpers) workers = Grow(helpers);
+            int posted = 0;
+            for (int w = 0; w < workers.Length && posted < helpers; w++)
             {
-                while (s_started < workers)
-                {
-                    var thread = new Thread(Run) { IsBackground = true, Name = "Nabla CPU worker" };
-                    thread.Start();
-                    Volatile.Write(ref s_started, s_started + 1);
-                }
+                if (workers[w].TryPost(job)) posted++;
             }
         }
 
-        private static void Run()
+        private static Worker[] Grow(int count)
         {
-            while (true)
+            lock (GrowGate)
             {
-                if (Queue.TryDequeue(out var job))
+                var workers = s_workers;
+                if (workers.Length >= count) return workers;
+                var grown = new Worker[count];
+                Array.Copy(workers, grown, workers.Length);
+                for (int w = workers.Length; w < count; w++) grown[w] = new Worker();
+                Volatile.Write(ref s_workers, grown);
+                return grown;
+            }
+        }
+
+        /// <summary>One worker thread and its mailbox.</summary>
+        private sealed class Worker
+        {
+            // Padding keeps the polled mailbox off cache lines that other objects write.
+#pragma warning disable CS0169, IDE0051
+            private readonly long _pad0, _pad1, _pad2, _pad3, _pad4, _pad5, _pad6, _pad7;
+            private Job? _mailbox;
+            private int _sleeping;
+            private readonly long _pad8, _pad9, _pad10, _pad11, _pad12, _pad13, _pad14, _pad15;
+#pragma warning restore CS0169, IDE0051
+            private readonly SemaphoreSlim _wake = new(0);
+
+            public Worker()
+            {
+                new Thread(Run) { IsBackground = true, Name = "Nabla CPU worker" }.Start();
+            }
+
+            public bool TryPost(Job job)
+            {
+                if (Volatile.Read(ref _mailbox) is not null || Interlocked.CompareExchange(ref _mailbox, job, null) is not null) return false;
+                // The exchange is a full fence, pairing with the worker's fence between raising _sleeping and its last
+                // look at the mailbox: either the worker sees the job or we see it asleep.
+                if (Volatile.Read(ref _sleeping) != 0) _wake.Release();
+                return true;
+            }
+
+            private void Run()
+            {
+                while (true)
                 {
-                    job.Work();
-                    continue;
+                    var job = Volatile.Read(ref _mailbox);
+                    if (job is not null)
+                    {
+                        Volatile.Write(ref _mailbox, null);
+                        job.Work();
+                        continue;
+                    }
+                    long deadline = Stopwatch.GetTimestamp() + IdleSpinTicks;
+                    for (int spins = 1; Volatile.Read(ref _mailbox) is null && (spins % ClockEvery != 0 || Stopwatch.GetTimestamp() < deadline); spins++) Pause();
+                    if (Volatile.Read(ref _mailbox) is not null) continue;
+                    Volatile.Write(ref _sleeping, 1);
+                    Interlocked.MemoryBarrier();
+                    // A release that finds the job already taken only costs one extra trip round this loop.
+                    if (Volatile.Read(ref _mailbox) is null) _wake.Wait();
+                    Volatile.Write(ref _sleeping, 0);
                 }
-                long deadline = Stopwatch.GetTimestamp() + IdleSpinTicks;
-                while (Queue.IsEmpty && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(16);
-                if (!Queue.IsEmpty) continue;
-                Interlocked.Increment(ref s_sleeping);
-                // A release that finds no job (another worker took it) only costs one extra trip round this loop.
-                if (Queue.IsEmpty) Wake.Wait();
-                Interlocked.Decrement(ref s_sleeping);
             }
         }
     }

@@ -44,7 +44,7 @@ namespace Nabla.Kernels.Cpu;
 /// which uses Vector&lt;T&gt; and falls back to scalar code when no SIMD is accelerated.
 /// </para>
 /// </remarks>
-internal static unsafe class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>Largest depth block, in bytes of one packed row of depth: 512 floats or 256 doubles.</summary>
     private const int KcBytes = 2048;
@@ -108,7 +108,7 @@ internal static unsafe class Gemm
             bool direct = m <= 4 || (long)m * n * k < DirectWorkLimit;
             if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads);
             else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads);
-            else Direct(p);
+            else Direct(p, threads);
         }
     }
 
@@ -541,205 +541,6 @@ internal static unsafe class Gemm
                 return Vector256.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
             return Vector256.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
         }
-    }
-
-    // ---------------------------------------------------------------- direct path
-
-    /// <summary>
-    /// Unpacked product for small problems and for m ≤ 4, always on the calling thread: with so few rows the work is
-    /// streaming B once through the cache, and one core already takes all the bandwidth there is. Measured on the
-    /// 2-core Zen 5 VM, a second thread made 4×256×784 and 1×4096×4096 slower, not faster (the halves of B then
-    /// also have to move between the cores' L2 caches from call to call).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Direct<T>(Problem<T> p) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int n = p.N;
-        if (p.B.Col == 1)
-        {
-            // B rows are contiguous: C row += (alpha·A[i,p])·B row p, four C rows per pass over B.
-            for (int r = 0; r < p.M; r++) ScaleRow(p.C.At(r, 0), n, p.Beta);
-            int i = 0;
-            for (; i + 4 <= p.M; i += 4)
-            {
-                T* c0 = p.C.At(i, 0), c1 = p.C.At(i + 1, 0), c2 = p.C.At(i + 2, 0), c3 = p.C.At(i + 3, 0);
-                for (int d = 0; d < p.K; d++)
-                {
-                    Axpy4(p.B.At(d, 0), n,
-                        p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i + 1, d), p.Alpha * *p.A.At(i + 2, d), p.Alpha * *p.A.At(i + 3, d),
-                        c0, c1, c2, c3);
-                }
-            }
-            for (; i < p.M; i++)
-            {
-                // A single row would load and store C once per FMA; taking four B rows per pass cuts that to one
-                // load and store per four FMAs (the batch-1 case: 1×784 · 784×256).
-                T* ci = p.C.At(i, 0);
-                int d = 0;
-                for (; d + 4 <= p.K; d += 4)
-                {
-                    AxpyDepth4(p.B.At(d, 0), p.B.Row, n,
-                        p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i, d + 1), p.Alpha * *p.A.At(i, d + 2), p.Alpha * *p.A.At(i, d + 3), ci);
-                }
-                for (; d < p.K; d++) Axpy(p.B.At(d, 0), n, p.Alpha * *p.A.At(i, d), ci);
-            }
-        }
-        else
-        {
-            // op(B) columns are contiguous (B transposed): C[i,j] = alpha·(A row i · B row j) + beta·C[i,j].
-            // A rows of a transposed A are strided, so they are gathered into a contiguous buffer first.
-            T* row = p.A.Col == 1 ? null : Scratch<T>.A(p.K);
-            for (int i = 0; i < p.M; i++)
-            {
-                T* ai = p.A.At(i, 0);
-                if (row != null)
-                {
-                    for (int d = 0; d < p.K; d++) row[d] = ai[d * p.A.Col];
-                    ai = row;
-                }
-                T* ci = p.C.At(i, 0);
-                int j = 0;
-                for (; j + 4 <= n; j += 4)
-                {
-                    var (s0, s1, s2, s3) = Dot4(ai, p.B.At(0, j), p.B.At(0, j + 1), p.B.At(0, j + 2), p.B.At(0, j + 3), p.K);
-                    ci[j] = Combine(s0, p.Alpha, p.Beta, ci[j]);
-                    ci[j + 1] = Combine(s1, p.Alpha, p.Beta, ci[j + 1]);
-                    ci[j + 2] = Combine(s2, p.Alpha, p.Beta, ci[j + 2]);
-                    ci[j + 3] = Combine(s3, p.Alpha, p.Beta, ci[j + 3]);
-                }
-                for (; j < n; j++) ci[j] = Combine(Dot(ai, p.B.At(0, j), p.K), p.Alpha, p.Beta, ci[j]);
-            }
-        }
-    }
-
-    private static T Combine<T>(T sum, T alpha, T beta, T c) where T : unmanaged, IFloatingPointIeee754<T>
-        => beta == T.Zero ? alpha * sum : alpha * sum + beta * c;
-
-    private static void ScaleRow<T>(T* row, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (beta == T.Zero) new Span<T>(row, n).Clear();
-        else if (beta != T.One) ScaleRow(new Span<T>(row, n), beta);
-    }
-
-    /// <summary>y[0..n] += a·x[0..n].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Axpy<T>(T* x, int n, T a, T* y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var va = new Vector<T>(a);
-            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
-                Vector.Store(Fma(va, Vector.Load(x + j), Vector.Load(y + j)), y + j);
-        }
-        for (; j < n; j++) y[j] += a * x[j];
-    }
-
-    /// <summary>y_r[0..n] += a_r·x[0..n] for four rows at once, loading x once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Axpy4<T>(T* x, int n, T a0, T a1, T a2, T a3, T* y0, T* y1, T* y2, T* y3) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int j = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
-            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
-            {
-                var xj = Vector.Load(x + j);
-                Vector.Store(Fma(v0, xj, Vector.Load(y0 + j)), y0 + j);
-                Vector.Store(Fma(v1, xj, Vector.Load(y1 + j)), y1 + j);
-                Vector.Store(Fma(v2, xj, Vector.Load(y2 + j)), y2 + j);
-                Vector.Store(Fma(v3, xj, Vector.Load(y3 + j)), y3 + j);
-            }
-        }
-        for (; j < n; j++)
-        {
-            T xj = x[j];
-            y0[j] += a0 * xj;
-            y1[j] += a1 * xj;
-            y2[j] += a2 * xj;
-            y3[j] += a3 * xj;
-        }
-    }
-
-    /// <summary>y[0..n] += a0·x[0..n] + a1·x[ldx..] + a2·x[2·ldx..] + a3·x[3·ldx..]: four rows of x folded into one pass over y.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyDepth4<T>(T* x, nint ldx, int n, T a0, T a1, T a2, T a3, T* y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T* x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx;
-        int j = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
-            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
-            {
-                var acc = Fma(v0, Vector.Load(x + j), Vector.Load(y + j));
-                acc = Fma(v1, Vector.Load(x1 + j), acc);
-                acc = Fma(v2, Vector.Load(x2 + j), acc);
-                Vector.Store(Fma(v3, Vector.Load(x3 + j), acc), y + j);
-            }
-        }
-        for (; j < n; j++) y[j] += a0 * x[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T Dot<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int d = 0;
-        T sum = T.Zero;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<T> s0 = default, s1 = default;
-            for (; d <= n - 2 * Vector<T>.Count; d += 2 * Vector<T>.Count)
-            {
-                s0 = Fma(Vector.Load(x + d), Vector.Load(y + d), s0);
-                s1 = Fma(Vector.Load(x + d + Vector<T>.Count), Vector.Load(y + d + Vector<T>.Count), s1);
-            }
-            sum = Vector.Sum(s0 + s1);
-        }
-        for (; d < n; d++) sum += x[d] * y[d];
-        return sum;
-    }
-
-    /// <summary>Four dot products sharing x: four independent FMA chains hide the FMA latency, and x is loaded once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (T, T, T, T) Dot4<T>(T* x, T* y0, T* y1, T* y2, T* y3, int n) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int d = 0;
-        T r0 = T.Zero, r1 = T.Zero, r2 = T.Zero, r3 = T.Zero;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (; d <= n - Vector<T>.Count; d += Vector<T>.Count)
-            {
-                var xd = Vector.Load(x + d);
-                s0 = Fma(xd, Vector.Load(y0 + d), s0);
-                s1 = Fma(xd, Vector.Load(y1 + d), s1);
-                s2 = Fma(xd, Vector.Load(y2 + d), s2);
-                s3 = Fma(xd, Vector.Load(y3 + d), s3);
-            }
-            r0 = Vector.Sum(s0);
-            r1 = Vector.Sum(s1);
-            r2 = Vector.Sum(s2);
-            r3 = Vector.Sum(s3);
-        }
-        for (; d < n; d++)
-        {
-            T xd = x[d];
-            r0 += xd * y0[d];
-            r1 += xd * y1[d];
-            r2 += xd * y2[d];
-            r3 += xd * y3[d];
-        }
-        return (r0, r1, r2, r3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Fma<T>(Vector<T> x, Vector<T> y, Vector<T> acc) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            return Vector.MultiplyAddEstimate(x.As<T, float>(), y.As<T, float>(), acc.As<T, float>()).As<float, T>();
-        return Vector.MultiplyAddEstimate(x.As<T, double>(), y.As<T, double>(), acc.As<T, double>()).As<double, T>();
     }
 
     // ---------------------------------------------------------------- helpers

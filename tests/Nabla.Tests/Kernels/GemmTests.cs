@@ -15,13 +15,14 @@ public class GemmTests
     /// (m, n, k). Covers 1×1×1, vectors, batch-1 inference, primes, 63/65/127/129 around the tile and vector widths,
     /// several depth blocks (k &gt; 512), and, with two threads, both ways the packed path splits: by columns (one row
     /// block: 150×70×300, 9×1500×80) and by rows with a shared packed B (300×40×100); small-m direct products with ragged
-    /// column counts (2×301×250, 1×18×4000).
+    /// column counts (2×301×250, 1×18×4000), and ones whose B (≥ 256 KB) the dot-product path splits over the threads
+    /// (1×256×784, 1×18×4000, 3×203×700: blocks of 16 columns and a ragged rest).
     /// </summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 5), (5, 1, 9), (3, 40, 2), (1, 256, 784), (4, 300, 300),
         (17, 31, 13), (8, 32, 1), (63, 65, 127), (65, 63, 129), (127, 129, 65), (129, 127, 63),
-        (64, 64, 64), (20, 40, 1100), (150, 70, 300), (9, 1500, 80), (300, 40, 100), (2, 301, 250), (1, 18, 4000),
+        (64, 64, 64), (20, 40, 1100), (150, 70, 300), (9, 1500, 80), (300, 40, 100), (2, 301, 250), (1, 18, 4000), (3, 203, 700),
     ];
 
     public static TheoryData<int, int, int, bool, bool, int> FloatCases()
@@ -38,7 +39,7 @@ public class GemmTests
     public static TheoryData<int, int, int, bool, bool, int> DoubleCases()
     {
         var data = new TheoryData<int, int, int, bool, bool, int>();
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (1, 100, 300), (17, 31, 13), (65, 63, 129), (129, 33, 300) })
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300) })
             foreach (bool transA in new[] { false, true })
                 foreach (bool transB in new[] { false, true })
                     foreach (int threads in new[] { 1, 2 })
@@ -65,7 +66,7 @@ public class GemmTests
     [InlineData(0.3, 0.0)]
     public void Alpha_and_beta_variations(double alpha, double beta)
     {
-        foreach (var (m, n, k) in new[] { (3, 50, 20), (24, 50, 600), (300, 20, 170) })
+        foreach (var (m, n, k) in new[] { (3, 50, 20), (4, 90, 800), (24, 50, 600), (300, 20, 170) })
         {
             Check<float>(m, n, k, false, false, alpha, beta, threads: 1, seed: m);
             Check<float>(m, n, k, true, true, alpha, beta, threads: 2, seed: m);

@@ -1,0 +1,317 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>The unpacked path for small products and few rows (batch-1 inference).</summary>
+internal static unsafe partial class Gemm
+{
+
+    /// <summary>
+    /// Unpacked product for small problems and for m ≤ 4. With so few rows the work is streaming B through the cache
+    /// once, so speed is the rate at which B arrives. When B rows are contiguous the product is done as row updates on
+    /// the calling thread: measured on the 2-core Zen 5 VM, a second thread made 4×256×784 slower. When op(B) is
+    /// transposed (x·Wᵀ, the layout of <c>Linear</c>) it is done as dot products, and a B of at least
+    /// <see cref="DotSplitBytes"/> is split by columns over the threads, each thread always taking the same columns
+    /// (see <see cref="CpuParallel.For"/>): a weight matrix that does not fit one core's L2 then stays split over both
+    /// cores' caches from call to call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Direct<T>(Problem<T> p, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (p.B.Col == 1)
+        {
+            RowUpdates(p);
+            return;
+        }
+        T* a = AlignedRows(p, out nint lda);
+        int parts = (long)p.N * p.K * sizeof(T) >= DotSplitBytes ? Math.Min(threads, p.N / 8) : 1;
+        if (parts <= 1) DotProducts(p, a, lda, 0, p.N);
+        else SplitDotProducts(p, a, lda, parts);
+    }
+
+    /// <summary>Column part t of <paramref name="parts"/> on the t-th thread (kept apart from <see cref="Direct"/> so only this path allocates the closure).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SplitDotProducts<T>(Problem<T> p, T* a, nint lda, int parts) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rows = (nint)a;
+        CpuParallel.For(parts, parts, t => DotProducts(p, (T*)rows, lda, t * p.N / parts, (t + 1) * p.N / parts));
+    }
+
+    /// <summary>
+    /// Below this size of B (256 KB) the dot products stay on one thread: the dispatch (≈ 1 µs) costs more than
+    /// reading B from one L2 does.
+    /// </summary>
+    private const long DotSplitBytes = 256 * 1024;
+
+    /// <summary>
+    /// Copies the rows of op(A) into this thread's scratch (on the calling thread, before any split, so helpers read
+    /// the caller's copy) at the same offset within a cache line as the first row of B. Then, when B rows are a whole
+    /// number of cache lines apart (k = 784, 256, 128, 3136 all are), one peel makes every vector load of both operands
+    /// aligned: a load that straddles two cache lines costs a second access, and measured on Zen 5 misaligned
+    /// operands made a 1×784·784×256 product 40 % slower. Returns the first row; rows are <paramref name="stride"/> apart.
+    /// </summary>
+    private static T* AlignedRows<T>(Problem<T> p, out nint stride) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int line = 64 / sizeof(T);
+        int phase = (int)(((nint)p.B.Base & 63) / sizeof(T));
+        if (p.A.Col == 1 && ((nint)p.A.Base & 63) == ((nint)p.B.Base & 63) && (p.M == 1 || p.A.Row % line == 0))
+        {
+            stride = p.A.Row;
+            return p.A.Base;
+        }
+        stride = RoundUp(p.K, line);
+        T* rows = Scratch<T>.A((int)(p.M * stride) + line) + phase;
+        for (int i = 0; i < p.M; i++)
+        {
+            T* from = p.A.At(i, 0), to = rows + i * stride;
+            if (p.A.Col == 1) new ReadOnlySpan<T>(from, p.K).CopyTo(new Span<T>(to, p.K));
+            else for (int d = 0; d < p.K; d++) to[d] = from[d * p.A.Col];
+        }
+        return rows;
+    }
+
+    /// <summary>C[i, j0..j1] = alpha·(A row i · B row j) + beta·C[i, j] for every row i, with A rows lda apart and contiguous.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotProducts<T>(Problem<T> p, T* a, nint lda, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // One B row at a time, read front to back: a single stream per core is what the prefetchers follow best
+        // (measured faster than 2, 4 or 8 rows interleaved).
+        T* b = p.B.Base, c = p.C.Base;
+        nint ldb = p.B.Col, ldc = p.C.Row;
+        int m = p.M, k = p.K;
+        T alpha = p.Alpha, beta = p.Beta;
+        nint j = j0;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        {
+            // A block of one vector's width of B rows: their dot products are left as vectors and reduced together
+            // by one transpose-and-add tree, rather than each by its own horizontal sum (≈ 20 instructions on a long
+            // dependency chain: as much as the 16 FMAs of a 256-long row).
+            int width = Vector512<T>.Count;
+            var partial = stackalloc Vector512<T>[Vector512<T>.Count];
+            for (; j + width <= j1; j += width)
+            {
+                for (nint i = 0; i < m; i++)
+                {
+                    T* ai = a + i * lda, ci = c + i * ldc + j;
+                    for (int l = 0; l < width; l++) partial[l] = DotVector(ai, b + (j + l) * ldb, k);
+                    var sums = Vector512.Create(alpha) * SumEach(partial);
+                    if (beta != T.Zero) sums = Fma512(Vector512.Create(beta), Vector512.Load(ci), sums);
+                    sums.Store(ci);
+                }
+            }
+        }
+        for (; j < j1; j++)
+        {
+            T* bj = b + j * ldb;
+            for (nint i = 0; i < m; i++)
+            {
+                T* cij = c + i * ldc + j;
+                T dot = alpha * Dot(a + i * lda, bj, k);
+                *cij = beta == T.Zero ? dot : dot + beta * *cij;
+            }
+        }
+    }
+
+    /// <summary>x · y over n values: the sum of the lanes of <see cref="DotVector"/> when Vector512 is accelerated, else Vector&lt;T&gt; or scalar code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Dot<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Vector512.IsHardwareAccelerated) return Vector512.Sum(DotVector(x, y, n));
+        T sum = T.Zero;
+        int d = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> s0 = default, s1 = default;
+            for (; d <= n - 2 * Vector<T>.Count; d += 2 * Vector<T>.Count)
+            {
+                s0 = Fma(Vector.Load(x + d), Vector.Load(y + d), s0);
+                s1 = Fma(Vector.Load(x + d + Vector<T>.Count), Vector.Load(y + d + Vector<T>.Count), s1);
+            }
+            sum = Vector.Sum(s0 + s1);
+        }
+        for (; d < n; d++) sum += x[d] * y[d];
+        return sum;
+    }
+
+    /// <summary>
+    /// A vector whose lanes add up to x · y over n values. The head up to y's first cache-line boundary is done one by
+    /// one, so the vector loads of y are aligned (and those of x too when it shares y's offset in the line); four
+    /// accumulators cover the FMA latency.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> DotVector<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector512<T>.Count, d = 0;
+        T rest = T.Zero;
+        int head = Math.Min(n, (int)((64 - ((nint)y & 63)) & 63) / sizeof(T));
+        for (; d < head; d++) rest += x[d] * y[d];
+        Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (; d <= n - 4 * v; d += 4 * v)
+        {
+            s0 = Fma512(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
+            s1 = Fma512(Vector512.Load(x + d + v), Vector512.LoadAligned(y + d + v), s1);
+            s2 = Fma512(Vector512.Load(x + d + 2 * v), Vector512.LoadAligned(y + d + 2 * v), s2);
+            s3 = Fma512(Vector512.Load(x + d + 3 * v), Vector512.LoadAligned(y + d + 3 * v), s3);
+        }
+        for (; d <= n - v; d += v) s0 = Fma512(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
+        for (; d < n; d++) rest += x[d] * y[d];
+        return (s0 + s1) + (s2 + s3) + Vector512.CreateScalar(rest);
+    }
+
+    /// <summary>
+    /// Lane l of the result is the sum of the lanes of v[l], for Vector512&lt;T&gt;.Count vectors (v is overwritten).
+    /// Each level adds neighbouring lanes of two vectors into one (even lanes + odd lanes, by two-source permutes),
+    /// halving the vectors and keeping their order, until one is left: 4 levels, 15 pairs for float; 3, 7 for double.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> SumEach<T>(Vector512<T>* v) where T : unmanaged
+    {
+        for (int vectors = Vector512<T>.Count; vectors > 1; vectors /= 2)
+        {
+            for (int i = 0; i < vectors / 2; i++) v[i] = AddPairs(v[2 * i], v[2 * i + 1]);
+        }
+        return v[0];
+    }
+
+    /// <summary>[a0+a1, a2+a3, …, b0+b1, b2+b3, …]: the sums of neighbouring lanes of a, then of b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> AddPairs<T>(Vector512<T> a, Vector512<T> b) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odd = even + Vector512<int>.One;
+            return (Avx512F.PermuteVar16x32x2(a.AsSingle(), even, b.AsSingle()) + Avx512F.PermuteVar16x32x2(a.AsSingle(), odd, b.AsSingle())).As<float, T>();
+        }
+        else
+        {
+            var even = Vector512.Create(0L, 2, 4, 6, 8, 10, 12, 14);
+            var odd = even + Vector512<long>.One;
+            return (Avx512F.PermuteVar8x64x2(a.AsDouble(), even, b.AsDouble()) + Avx512F.PermuteVar8x64x2(a.AsDouble(), odd, b.AsDouble())).As<double, T>();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma512<T>(Vector512<T> x, Vector512<T> y, Vector512<T> acc) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+        return Vector512.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+    }
+
+    /// <summary>The product when B rows are contiguous: C row += (alpha·A[i,p])·B row p, on the calling thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowUpdates<T>(Problem<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = p.N;
+        for (int r = 0; r < p.M; r++) ScaleRow(p.C.At(r, 0), n, p.Beta);
+        int i = 0;
+        for (; i + 4 <= p.M; i += 4)
+        {
+            T* c0 = p.C.At(i, 0), c1 = p.C.At(i + 1, 0), c2 = p.C.At(i + 2, 0), c3 = p.C.At(i + 3, 0);
+            for (int d = 0; d < p.K; d++)
+            {
+                Axpy4(p.B.At(d, 0), n,
+                    p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i + 1, d), p.Alpha * *p.A.At(i + 2, d), p.Alpha * *p.A.At(i + 3, d),
+                    c0, c1, c2, c3);
+            }
+        }
+        for (; i < p.M; i++)
+        {
+            // A single row would load and store C once per FMA; taking four B rows per pass cuts that to one
+            // load and store per four FMAs (the batch-1 case: 1×784 · 784×256).
+            T* ci = p.C.At(i, 0);
+            int d = 0;
+            for (; d + 4 <= p.K; d += 4)
+            {
+                AxpyDepth4(p.B.At(d, 0), p.B.Row, n,
+                    p.Alpha * *p.A.At(i, d), p.Alpha * *p.A.At(i, d + 1), p.Alpha * *p.A.At(i, d + 2), p.Alpha * *p.A.At(i, d + 3), ci);
+            }
+            for (; d < p.K; d++) Axpy(p.B.At(d, 0), n, p.Alpha * *p.A.At(i, d), ci);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Combine<T>(T sum, T alpha, T beta, T c) where T : unmanaged, IFloatingPointIeee754<T>
+        => beta == T.Zero ? alpha * sum : alpha * sum + beta * c;
+
+    private static void ScaleRow<T>(T* row, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (beta == T.Zero) new Span<T>(row, n).Clear();
+        else if (beta != T.One) ScaleRow(new Span<T>(row, n), beta);
+    }
+
+    /// <summary>y[0..n] += a·x[0..n].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Axpy<T>(T* x, int n, T a, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var va = new Vector<T>(a);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+                Vector.Store(Fma(va, Vector.Load(x + j), Vector.Load(y + j)), y + j);
+        }
+        for (; j < n; j++) y[j] += a * x[j];
+    }
+
+    /// <summary>y_r[0..n] += a_r·x[0..n] for four rows at once, loading x once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Axpy4<T>(T* x, int n, T a0, T a1, T a2, T a3, T* y0, T* y1, T* y2, T* y3) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var xj = Vector.Load(x + j);
+                Vector.Store(Fma(v0, xj, Vector.Load(y0 + j)), y0 + j);
+                Vector.Store(Fma(v1, xj, Vector.Load(y1 + j)), y1 + j);
+                Vector.Store(Fma(v2, xj, Vector.Load(y2 + j)), y2 + j);
+                Vector.Store(Fma(v3, xj, Vector.Load(y3 + j)), y3 + j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            T xj = x[j];
+            y0[j] += a0 * xj;
+            y1[j] += a1 * xj;
+            y2[j] += a2 * xj;
+            y3[j] += a3 * xj;
+        }
+    }
+
+    /// <summary>y[0..n] += a0·x[0..n] + a1·x[ldx..] + a2·x[2·ldx..] + a3·x[3·ldx..]: four rows of x folded into one pass over y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AxpyDepth4<T>(T* x, nint ldx, int n, T a0, T a1, T a2, T a3, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx;
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var acc = Fma(v0, Vector.Load(x + j), Vector.Load(y + j));
+                acc = Fma(v1, Vector.Load(x1 + j), acc);
+                acc = Fma(v2, Vector.Load(x2 + j), acc);
+                Vector.Store(Fma(v3, Vector.Load(x3 + j), acc), y + j);
+            }
+        }
+        for (; j < n; j++) y[j] += a0 * x[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Fma<T>(Vector<T> x, Vector<T> y, Vector<T> acc) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Vector.MultiplyAddEstimate(x.As<T, float>(), y.As<T, float>(), acc.As<T, float>()).As<float, T>();
+        return Vector.MultiplyAddEstimate(x.As<T, double>(), y.As<T, double>(), acc.As<T, double>()).As<double, T>();
+    }
+}

@@ -1,0 +1,102 @@
+using Nabla.Kernels.Cpu;
+using Xunit;
+
+namespace Nabla.Tests.Kernels;
+
+/// <summary>
+/// <see cref="CpuParallel.For"/>: every index exactly once, errors surfaced, helpers really used, safe under contention.
+/// Run alone: whether a helper joins a call depends on the worker's mailbox being free, which other tests running
+/// kernels at the same time would make a matter of chance.
+/// </summary>
+[Collection(nameof(CpuParallelTests))]
+[CollectionDefinition(nameof(CpuParallelTests), DisableParallelization = true)]
+public class CpuParallelTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(7, 2)]
+    [InlineData(100, 2)]
+    [InlineData(100, 8)]
+    [InlineData(5, 1)]
+    public void Every_index_runs_exactly_once(int count, int threads)
+    {
+        for (int round = 0; round < 50; round++)
+        {
+            var hits = new int[count];
+            CpuParallel.For(count, threads, i => Interlocked.Increment(ref hits[i]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
+    public void The_caller_runs_index_zero()
+    {
+        int caller = Environment.CurrentManagedThreadId;
+        for (int round = 0; round < 100; round++)
+        {
+            int ranOn = -1;
+            CpuParallel.For(2, 2, i => { if (i == 0) ranOn = Environment.CurrentManagedThreadId; });
+            Assert.Equal(caller, ranOn);
+        }
+    }
+
+    /// <summary>
+    /// Index 0 waits until index 1 has started: that only finishes if a helper runs index 1 meanwhile, also after the
+    /// worker has gone to sleep (idle for longer than its spin) and must be woken.
+    /// </summary>
+    [Fact]
+    public void A_helper_runs_concurrently_also_after_sleeping()
+    {
+        if (Environment.ProcessorCount < 2) return; // no helper threads exist on one processor
+        foreach (int idleMs in new[] { 0, 20, 0, 50 })
+        {
+            Thread.Sleep(idleMs);
+            int started = 0;
+            bool sawOther = false;
+            CpuParallel.For(2, 2, i =>
+            {
+                Interlocked.Increment(ref started);
+                if (i != 0) return;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (Volatile.Read(ref started) < 2 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.SpinWait(10);
+                sawOther = Volatile.Read(ref started) == 2;
+            });
+            Assert.True(sawOther, $"index 1 did not start while index 0 waited (idle {idleMs} ms before the call)");
+        }
+    }
+
+    [Fact]
+    public void The_first_exception_is_rethrown_after_the_claimed_indices_finish()
+    {
+        int finished = 0;
+        var error = Assert.Throws<InvalidOperationException>(() => CpuParallel.For(64, 2, i =>
+        {
+            if (i == 3) throw new InvalidOperationException("index 3");
+            Interlocked.Increment(ref finished);
+        }));
+        Assert.Equal("index 3", error.Message);
+        // Indices claimed after the failure are skipped, so at most 63 finished, and the call returned only after
+        // every claimed index was done: nothing is still running and incrementing.
+        int seen = Volatile.Read(ref finished);
+        Thread.Sleep(10);
+        Assert.Equal(seen, Volatile.Read(ref finished));
+        Assert.True(seen <= 63);
+    }
+
+    [Fact]
+    public void Concurrent_and_nested_callers_all_complete()
+    {
+        var totals = new long[16];
+        Parallel.For(0, totals.Length, caller =>
+        {
+            for (int round = 0; round < 200; round++)
+            {
+                CpuParallel.For(4, 2, i => CpuParallel.For(3, 2, j => Interlocked.Add(ref totals[caller], i * 3 + j + 1)));
+            }
+        });
+        // Σ over i < 4, j < 3 of (3i + j + 1) = Σ 1..12 = 78, per round.
+        Assert.All(totals, t => Assert.Equal(200 * 78, t));
+    }
+}
