@@ -349,7 +349,7 @@ internal static unsafe partial class Gemm
             {
                 T* from = src + l0 * laneStride, to = dst + l0;
                 int d = 0;
-                for (; d + v <= depth; d += v) TransposeBlock(from + d, laneStride, to + (nint)d * width, width);
+                for (; d + v <= depth; d += v) Transpose.Block(from + d, laneStride, to + (nint)d * width, width);
                 for (; d < depth; d++)
                 {
                     for (int l = 0; l < v; l++) to[(nint)d * width + l] = from[l * laneStride + d];
@@ -361,56 +361,6 @@ internal static unsafe partial class Gemm
             T* to = dst + (nint)d * width;
             for (int l = l0; l < lanes; l++) to[l] = src[l * laneStride + d];
             for (int l = lanes; l < width; l++) to[l] = T.Zero;
-        }
-    }
-
-    /// <summary>
-    /// Transposes a square block of Vector256&lt;T&gt;.Count rows (8×8 floats or 4×4 doubles): row r of the source
-    /// at from + r·fromStride becomes column r of the destination, whose rows are toStride apart.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TransposeBlock<T>(T* from, nint fromStride, T* to, nint toStride) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-        {
-            float* f = (float*)from, o = (float*)to;
-            // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves: three shuffle stages.
-            var t0 = Avx.UnpackLow(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
-            var t1 = Avx.UnpackHigh(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
-            var t2 = Avx.UnpackLow(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
-            var t3 = Avx.UnpackHigh(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
-            var t4 = Avx.UnpackLow(Avx.LoadVector256(f + 4 * fromStride), Avx.LoadVector256(f + 5 * fromStride));
-            var t5 = Avx.UnpackHigh(Avx.LoadVector256(f + 4 * fromStride), Avx.LoadVector256(f + 5 * fromStride));
-            var t6 = Avx.UnpackLow(Avx.LoadVector256(f + 6 * fromStride), Avx.LoadVector256(f + 7 * fromStride));
-            var t7 = Avx.UnpackHigh(Avx.LoadVector256(f + 6 * fromStride), Avx.LoadVector256(f + 7 * fromStride));
-            var s0 = Avx.Shuffle(t0, t2, 0x44);
-            var s1 = Avx.Shuffle(t0, t2, 0xEE);
-            var s2 = Avx.Shuffle(t1, t3, 0x44);
-            var s3 = Avx.Shuffle(t1, t3, 0xEE);
-            var s4 = Avx.Shuffle(t4, t6, 0x44);
-            var s5 = Avx.Shuffle(t4, t6, 0xEE);
-            var s6 = Avx.Shuffle(t5, t7, 0x44);
-            var s7 = Avx.Shuffle(t5, t7, 0xEE);
-            Avx.Store(o, Avx.Permute2x128(s0, s4, 0x20));
-            Avx.Store(o + toStride, Avx.Permute2x128(s1, s5, 0x20));
-            Avx.Store(o + 2 * toStride, Avx.Permute2x128(s2, s6, 0x20));
-            Avx.Store(o + 3 * toStride, Avx.Permute2x128(s3, s7, 0x20));
-            Avx.Store(o + 4 * toStride, Avx.Permute2x128(s0, s4, 0x31));
-            Avx.Store(o + 5 * toStride, Avx.Permute2x128(s1, s5, 0x31));
-            Avx.Store(o + 6 * toStride, Avx.Permute2x128(s2, s6, 0x31));
-            Avx.Store(o + 7 * toStride, Avx.Permute2x128(s3, s7, 0x31));
-        }
-        else
-        {
-            double* f = (double*)from, o = (double*)to;
-            var t0 = Avx.UnpackLow(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
-            var t1 = Avx.UnpackHigh(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
-            var t2 = Avx.UnpackLow(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
-            var t3 = Avx.UnpackHigh(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
-            Avx.Store(o, Avx.Permute2x128(t0, t2, 0x20));
-            Avx.Store(o + toStride, Avx.Permute2x128(t1, t3, 0x20));
-            Avx.Store(o + 2 * toStride, Avx.Permute2x128(t0, t2, 0x31));
-            Avx.Store(o + 3 * toStride, Avx.Permute2x128(t1, t3, 0x31));
         }
     }
 
