@@ -33,6 +33,7 @@ public class ConvolutionKernelTests
         new(Batch: 2, InChannels: 4, Height: 10, Width: 18, OutChannels: 10, KernelH: 3, KernelW: 3, PadH: 2, PadW: 2, DilationH: 2, DilationW: 2, Groups: 2),
         new(Batch: 2, InChannels: 8, Height: 14, Width: 14, OutChannels: 16, KernelH: 5, KernelW: 5, PadH: 2, PadW: 2),
         new(Batch: 2, InChannels: 5, Height: 4, Width: 17, OutChannels: 9, KernelH: 1, KernelW: 1),
+        new(Batch: 2, InChannels: 3, Height: 9, Width: 9, OutChannels: 16, KernelH: 3, KernelW: 3, PadH: 1, PadW: 1),
         new(Batch: 1, InChannels: 64, Height: 16, Width: 64, OutChannels: 2, KernelH: 1, KernelW: 3, PadW: 1),
     ];
 
