@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -10,7 +8,6 @@ namespace Nabla.Kernels.Cpu;
 /// <summary>The unpacked path for small products and few rows (batch-1 inference).</summary>
 internal static unsafe partial class Gemm
 {
-
     /// <summary>
     /// Unpacked product for small problems and for m ≤ 4. With so few rows the work is streaming B through the cache
     /// once, so speed is the rate at which B arrives. When B rows are contiguous the product is done as row updates on

@@ -35,8 +35,9 @@ namespace Nabla.Kernels.Cpu;
 /// there are too few rows to go round; each thread packs only the A rows it needs, so nothing is packed twice.
 /// </para>
 /// <para>
-/// Small products (too little work to repay packing, or m ≤ 4, e.g. batch-1 inference) take a single-threaded direct
-/// path: row updates (C row += a·B row) when B rows are contiguous, dot products when op(B) is transposed.
+/// Small products (too little work to repay packing, or m ≤ 4, e.g. batch-1 inference) take the direct path
+/// (Gemm.Direct.cs): row updates (C row += a·B row) on the calling thread when B rows are contiguous, dot products
+/// when op(B) is transposed, split over the threads by columns when B is large.
 /// </para>
 /// <para>
 /// Micro-kernel choice is fixed when the JIT compiles: Vector512 (8×32 floats, 16 zmm registers hold C)

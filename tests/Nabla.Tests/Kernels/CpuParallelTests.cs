@@ -44,7 +44,8 @@ public class CpuParallelTests
 
     /// <summary>
     /// Index 0 waits until index 1 has started: that only finishes if a helper runs index 1 meanwhile, also after the
-    /// worker has gone to sleep (idle for longer than its spin) and must be woken.
+    /// worker has gone to sleep (idle for longer than its spin) and must be woken, and right after tiny calls that the
+    /// caller finished alone before the worker looked (their jobs must not block the worker's mailbox).
     /// </summary>
     [Fact]
     public void A_helper_runs_concurrently_also_after_sleeping()
@@ -53,6 +54,7 @@ public class CpuParallelTests
         foreach (int idleMs in new[] { 0, 20, 0, 50 })
         {
             Thread.Sleep(idleMs);
+            for (int tiny = 0; tiny < 3; tiny++) CpuParallel.For(2, 2, _ => { });
             int started = 0;
             bool sawOther = false;
             CpuParallel.For(2, 2, i =>
