@@ -219,8 +219,8 @@ internal static unsafe partial class Gemm
 
             // B[0..k, jc..jc+ncur] is packed as nPanels panels of k×NR; panel s starts at packedB + s·k·NR.
             // When several row blocks read the same panels they are packed first, shared out over the threads;
-            // with a single row block (few rows: batch 64) each task packs one kc×NR slice at a time into a small
-            // buffer just before the micro-kernels use it (see PackedBlock).
+            // with a single row block (few rows: batch 64) each task reads its B slices in place or packs them one
+            // kc×NR slice at a time just before the micro-kernels use them (see PackedBlock).
             var bBase = (nint)packedB;
             bool sharedB = rowBlocks > 1;
             if (sharedB)
