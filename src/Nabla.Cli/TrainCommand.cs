@@ -207,8 +207,10 @@ internal static class TrainCommand
     internal static string Name(ModelKind m) => m.ToString().ToLowerInvariant();
 }
 
-/// <summary>The metrics.json written at the end of a run.</summary>
-/// <summary>metrics.json. FirstStepSeconds: from the start of the process to the end of the first training step (cold start); null when no step ran.</summary>
+/// <summary>
+/// The metrics.json written at the end of a run. FirstStepSeconds: from the start of the process to the end of the
+/// first training step (cold start); null when no step ran.
+/// </summary>
 internal sealed record Metrics(string Model, string Dataset, int Epochs, int Seed, int Threads, int BatchSize, string Optimizer, double LearningRate, double TestAccuracy,
     double? FirstStepSeconds, List<MetricsEpoch> History)
 {

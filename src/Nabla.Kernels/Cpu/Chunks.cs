@@ -4,8 +4,9 @@ namespace Nabla.Kernels.Cpu;
 internal static class Chunks
 {
     /// <summary>
-    /// Below this many elements one thread streams the range faster than a hand-off to a worker costs (a few µs);
-    /// above it, elementwise kernels are memory-bound and a second core adds bandwidth.
+    /// Below this many elements one thread streams the range faster than a hand-off to a worker costs (the dispatch
+    /// and moving the data between the cores' caches); above it, elementwise kernels are memory-bound and a second core
+    /// adds bandwidth.
     /// </summary>
     public const int ParallelThreshold = 1 << 16;
 

@@ -71,9 +71,9 @@ internal static unsafe class DirectConvolution
         try
         {
             // Packing is split over the threads by blocks: at batch 1 it is a fifth of the layer's time.
-            int packTasks = Math.Min(threads, g.Groups * blocks);
+            int packItems = g.Groups * blocks, packTasks = Math.Min(threads, packItems);
             CpuParallel.For(packTasks, packTasks, t =>
-                PackWeights(g, w, wOff, packed, Convolution.ChunkStart(t, packTasks, g.Groups * blocks), Convolution.ChunkStart(t + 1, packTasks, g.Groups * blocks)));
+                PackWeights(g, w, wOff, packed, Convolution.ChunkStart(t, packTasks, packItems), Convolution.ChunkStart(t + 1, packTasks, packItems)));
 
             // Work units are (image, group, channel block) triples, in that nesting, so that a thread re-pads its
             // input only when the image or group changes; more units than images lets batch 1 use every thread.

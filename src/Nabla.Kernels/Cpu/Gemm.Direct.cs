@@ -109,8 +109,7 @@ internal static unsafe partial class Gemm
             for (nint i = 0; i < m; i++)
             {
                 T* cij = c + i * ldc + j;
-                T dot = alpha * Dot(a + i * lda, bj, k);
-                *cij = beta == T.Zero ? dot : dot + beta * *cij;
+                *cij = Combine(Dot(a + i * lda, bj, k), alpha, beta, *cij);
             }
         }
     }
@@ -234,10 +233,12 @@ internal static unsafe partial class Gemm
         }
     }
 
+    /// <summary>alpha·sum + beta·c, not reading c when beta is 0 (C may hold NaN garbage then).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T Combine<T>(T sum, T alpha, T beta, T c) where T : unmanaged, IFloatingPointIeee754<T>
         => beta == T.Zero ? alpha * sum : alpha * sum + beta * c;
 
+    /// <summary>row = beta·row, writing zeros without reading when beta is 0.</summary>
     private static void ScaleRow<T>(T* row, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (beta == T.Zero) new Span<T>(row, n).Clear();

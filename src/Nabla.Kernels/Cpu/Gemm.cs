@@ -143,12 +143,7 @@ internal static unsafe partial class Gemm
     private static void ScaleC<T>(Matrix<T> c, int m, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (beta == T.One) return;
-        for (int i = 0; i < m; i++)
-        {
-            var row = new Span<T>(c.At(i, 0), n);
-            if (beta == T.Zero) row.Clear();
-            else ScaleRow(row, beta);
-        }
+        for (int i = 0; i < m; i++) ScaleRow(c.At(i, 0), n, beta);
     }
 
     private static void ScaleRow<T>(Span<T> row, T beta) where T : unmanaged, IFloatingPointIeee754<T>
