@@ -281,7 +281,9 @@ public static class Idx
         {
             throw Invalid(name, e.Message, e);
         }
-        var data = new byte[byteCount];
+        // Every byte is overwritten below; 2 MiB pages spare the 47 MB of Fashion-MNIST's images ≈ 11 000 page faults.
+        var data = GC.AllocateUninitializedArray<byte>((int)byteCount);
+        Kernels.Cpu.HugePages.Advise(data);
         int dataLength = ReadUpTo(source, data, name, compressed);
         if (dataLength < data.Length)
         {

@@ -62,14 +62,23 @@ public static class Mnist
             throw new DatasetNotFoundException(
                 $"{FolderName(d)} not found (looked in {string.Join(", ", candidates)}); {how} ({string.Join(", ", Files)}, optionally .gz) in one of those folders or pass --data-dir");
         }
+        // The test split decompresses on another core while the training split does (≈ a fifth of the load time saved);
+        // only its standardization waits for the training split's statistics.
+        var testRaw = Task.Run(() => ReadRaw(Find(dir, Files[2])!, Find(dir, Files[3])!));
         var train = Read(Find(dir, Files[0])!, Find(dir, Files[1])!, null);
-        var test = Read(Find(dir, Files[2])!, Find(dir, Files[3])!, train.Stats);
+        var test = Standardize(testRaw.GetAwaiter().GetResult(), train.Stats);
         string[] classes = d == ImageDataset.FashionMnist ? FashionClasses : Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         return new ImageData(d, train.Data, test.Data, dir, classes);
     }
 
     /// <summary>Reads one split; standardizes with <paramref name="stats"/> (the training split's) or its own.</summary>
-    public static (TensorDataset Data, (double Mean, double Std) Stats) Read(string imagesPath, string labelsPath, (double Mean, double Std)? stats)
+    public static (TensorDataset Data, (double Mean, double Std) Stats) Read(string imagesPath, string labelsPath, (double Mean, double Std)? stats) =>
+        Standardize(ReadRaw(imagesPath, labelsPath), stats);
+
+    /// <summary>A split as read from its files, checked: pixel bytes, image dimensions, labels.</summary>
+    private sealed record RawSplit(byte[] Pixels, int[] Dims, long[] Labels);
+
+    private static RawSplit ReadRaw(string imagesPath, string labelsPath)
     {
         var images = Idx.Read(imagesPath);
         var labels = Idx.Read(labelsPath);
@@ -79,7 +88,15 @@ public static class Mnist
             throw new InvalidDataException($"{labelsPath}: expected unsigned-byte labels [N], found {labels.Type} with {labels.Dims.Length} dimensions");
         if (labels.Dims[0] != images.Dims[0])
             throw new InvalidDataException($"{labelsPath}: {labels.Dims[0]} labels for {images.Dims[0]} images in {imagesPath}");
-        var pixels = images.RawBigEndian;   // bytes have no byte order; read in place rather than copied
+        var y = Array.ConvertAll(labels.RawBigEndian, b => (long)b);
+        foreach (long c in y)
+            if (c > 9) throw new InvalidDataException($"{labelsPath}: label {c} is outside the 10 classes");
+        return new RawSplit(images.RawBigEndian, images.Dims, y);   // bytes have no byte order; used in place rather than copied
+    }
+
+    private static (TensorDataset Data, (double Mean, double Std) Stats) Standardize(RawSplit raw, (double Mean, double Std)? stats)
+    {
+        var pixels = raw.Pixels;
         var (mean, std) = stats ?? Moments(pixels);
         // A byte has 256 values: standardize each once, then look the pixels up.
         var table = new float[256];
@@ -87,10 +104,8 @@ public static class Mnist
         var x = GC.AllocateUninitializedArray<float>(pixels.Length);
         Kernels.Cpu.HugePages.Advise(x);   // 180 MiB written once: 2 MiB pages fault 512 times less often
         for (int i = 0; i < x.Length; i++) x[i] = table[pixels[i]];
-        var y = Array.ConvertAll(labels.RawBigEndian, b => (long)b);
-        foreach (long c in y)
-            if (c > 9) throw new InvalidDataException($"{labelsPath}: label {c} is outside the 10 classes");
-        var data = new TensorDataset(Tensor.Wrap(x, DType.Float32, [images.Dims[0], 1, images.Dims[1], images.Dims[2]], "Mnist"), Tensor.Wrap(y, DType.Int64, [y.Length], "Mnist"));
+        var d = raw.Dims;
+        var data = new TensorDataset(Tensor.Wrap(x, DType.Float32, [d[0], 1, d[1], d[2]], "Mnist"), Tensor.Wrap(raw.Labels, DType.Int64, [raw.Labels.Length], "Mnist"));
         return (data, (mean, std));
     }
 
