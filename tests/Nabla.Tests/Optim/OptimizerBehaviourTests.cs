@@ -28,9 +28,10 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void LargeParameters_UpdateIdenticallyOnOneAndTwoThreads()
+    public void LargeParameters_UpdateIdenticallyOnOneTwoAndThreeThreads()
     {
-        // 300×301 elements: past the size where updates are split across threads, with a ragged last chunk.
+        // 300×301 elements: past the size where updates are split across threads, with a ragged last part (and with
+        // three threads, parts whose ends are not thirds).
         float[] Train(int threads, Func<IEnumerable<(string, Tensor)>, Optimizer> make)
         {
             var device = Device.CpuWithThreads(threads);
@@ -53,6 +54,7 @@ public class OptimizerBehaviourTests
         {
             var one = Train(1, make);
             Assert.Equal(one, Train(2, make));
+            Assert.Equal(one, Train(3, make));
             Assert.NotEqual(Train(1, ps => new Sgd(ps, new SgdOptions(0.0))), one);   // the runs did move
         }
     }
