@@ -13,6 +13,14 @@ namespace Nabla.Optim;
 internal static class FusedLoop
 {
     /// <summary>
+    /// Least elements split over threads. An update touches three to five arrays per element, so it pays to split
+    /// smaller ranges than elementwise kernels do (<see cref="Chunks.ParallelThreshold"/>): measured on 2 threads, SGD
+    /// with momentum on 128×256 took 6.7–8.0 µs split against 9.0–12.9 µs on one thread, Adam on 64×32×5×5
+    /// 17 µs against 25–28 µs.
+    /// </summary>
+    private const int ParallelThreshold = 1 << 14;
+
+    /// <summary>
     /// Applies <paramref name="update"/> to every element. State spans are either empty (unused) or as long as
     /// <paramref name="param"/>; <paramref name="grad"/> must be as long as <paramref name="param"/>.
     /// </summary>
@@ -27,7 +35,7 @@ internal static class FusedLoop
         int n = param.Length;
         if (grad.Length != n || (!s0.IsEmpty && s0.Length != n) || (!s1.IsEmpty && s1.Length != n) || (!s2.IsEmpty && s2.Length != n))
             throw new InvalidOperationException("optimizer: parameter, gradient and state buffers differ in length");
-        if (threads <= 1 || n < Chunks.ParallelThreshold)
+        if (threads <= 1 || n < ParallelThreshold)
         {
             RunRange(update, param, grad, s0, s1, s2);
             return;
