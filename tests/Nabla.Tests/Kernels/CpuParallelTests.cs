@@ -69,6 +69,31 @@ public class CpuParallelTests
         }
     }
 
+    /// <summary>
+    /// A helper's index that outlasts the caller's spin (50 µs) makes the caller block; the helper must then wake it,
+    /// and only then (a call never returns before every index has finished). Run on its own thread so a missed wake-up fails
+    /// the test instead of hanging it.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(20)]
+    public void A_caller_that_blocked_is_woken_when_the_last_index_finishes(int helperMs)
+    {
+        if (Environment.ProcessorCount < 2) return;
+        for (int round = 0; round < 5; round++)
+        {
+            int finished = 0;
+            var caller = new Thread(() => CpuParallel.For(2, 2, i =>
+            {
+                if (i == 1) Thread.Sleep(helperMs);
+                Interlocked.Increment(ref finished);
+            })) { IsBackground = true };
+            caller.Start();
+            Assert.True(caller.Join(TimeSpan.FromSeconds(10)), $"the caller was not woken (helper index took {helperMs} ms)");
+            Assert.Equal(2, Volatile.Read(ref finished));
+        }
+    }
+
     [Fact]
     public void The_first_exception_is_rethrown_after_the_claimed_indices_finish()
     {
