@@ -16,7 +16,9 @@ internal sealed class Conv2d(ConvGeometry g) : Function
     {
         x = x.Contiguous();
         w = w.Contiguous();
-        var y = Tensor.Empty([g.Batch, g.OutChannels, g.OutHeight, g.OutWidth], x.DType, x.Device);
+        // The convolution kernels overwrite their whole output, so it is not zeroed first (a 64×32×28×28 float output
+        // is 6.4 MB of memset: ≈ 1.3 % of a LeNet training step in a profile).
+        var y = Tensor.Uninitialized([g.Batch, g.OutChannels, g.OutHeight, g.OutWidth], x.DType, x.Device);
         x.Device.Backend.Conv2d(g, x.View, w.View, b?.Contiguous().View, y.View);
         return b is null ? Record(y, () => new Conv2d(g), x, w) : Record(y, () => new Conv2d(g), x, w, b);
     }
@@ -50,7 +52,7 @@ internal sealed class Conv2dInputGrad(ConvGeometry g) : Function
     {
         dy = dy.Contiguous();
         w = w.Contiguous();
-        var dx = Tensor.Empty([g.Batch, g.InChannels, g.Height, g.Width], dy.DType, dy.Device);
+        var dx = Tensor.Uninitialized([g.Batch, g.InChannels, g.Height, g.Width], dy.DType, dy.Device);
         dy.Device.Backend.Conv2dBackwardInput(g, dy.View, w.View, dx.View);
         return Record(dx, () => new Conv2dInputGrad(g), dy, w);
     }
@@ -77,7 +79,7 @@ internal sealed class Conv2dWeightGrad(ConvGeometry g) : Function
     {
         x = x.Contiguous();
         dy = dy.Contiguous();
-        var dw = Tensor.Empty([g.OutChannels, g.GroupInChannels, g.KernelH, g.KernelW], x.DType, x.Device);
+        var dw = Tensor.Uninitialized([g.OutChannels, g.GroupInChannels, g.KernelH, g.KernelW], x.DType, x.Device);
         x.Device.Backend.Conv2dBackwardWeight(g, x.View, dy.View, dw.View);
         return Record(dw, () => new Conv2dWeightGrad(g), x, dy);
     }
