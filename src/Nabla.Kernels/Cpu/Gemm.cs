@@ -62,7 +62,8 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// Below this many multiply-adds (≈ 100³, 5 µs on one core) a second thread costs more than it saves: besides the
-    /// dispatch (1–2 µs) the helper starts with cold caches and must pull the packed B from the other core.
+    /// dispatch (1–2 µs when this was measured; ≈ 0.2–0.8 µs since CpuParallel stopped pulsing callers that never
+    /// blocked) the helper starts with cold caches and must pull the packed B from the other core.
     /// </summary>
     private const long ParallelWorkLimit = 1 << 20;
 
