@@ -106,8 +106,9 @@ internal static class CpuParallel
             {
                 Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
             }
-            // Only a caller that gave up spinning is woken: Monitor.PulseAll turns the thin lock of every new Job into a
-            // sync block, and doing that on each call measured ≈ 1–2 µs on the helper's way back to its mailbox.
+            // Only a caller that gave up spinning is woken: Monitor.PulseAll makes the new Job's lock a sync block, on
+            // the helper's way back to its mailbox. Pulsing every call, measured on the 2-core VM: For(2, 2, …) back to
+            // back ≈ 0.6–0.8 µs over its body (now ≈ 0.2), a split 1×784·784×256 product ≈ 6.5 µs (now ≈ 4.5).
             if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _callerBlocked) != 0)
             {
                 lock (this) Monitor.PulseAll(this);

@@ -71,8 +71,8 @@ public class CpuParallelTests
 
     /// <summary>
     /// A helper's index that outlasts the caller's spin (50 µs) makes the caller block; the helper must then wake it,
-    /// and only then (a call never returns before every index has finished). Run on its own thread so a missed wake-up fails
-    /// the test instead of hanging it.
+    /// and only then (a call never returns before every index has finished). Run on its own thread so a missed wake-up
+    /// fails the test instead of hanging it.
     /// </summary>
     [Theory]
     [InlineData(1)]
