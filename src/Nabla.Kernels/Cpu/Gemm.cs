@@ -526,11 +526,11 @@ internal static unsafe partial class Gemm
         [ThreadStatic] private static T[]? t_b;
         [ThreadStatic] private static T[]? t_slice;
 
-        /// <summary>This thread's A-block buffer (also the direct path's gathered row).</summary>
+        /// <summary>This thread's A-block buffer (also the direct path's aligned copy of A's rows).</summary>
         public static T* A(int length) => Get(ref t_a, length, MC * (KcBytes / sizeof(T)));
 
-        /// <summary>This thread's buffer for one packed kc×NR slice of B.</summary>
-        public static T* Slice(int length) => Get(ref t_slice, length, KcBytes / sizeof(T) * 32);
+        /// <summary>This thread's buffer for one packed kc×NR slice of B (reserved for the widest kernel's NR).</summary>
+        public static T* Slice(int length) => Get(ref t_slice, length, KcBytes / sizeof(T) * 2 * Vector512<T>.Count);
 
         /// <summary>This thread's packed-B buffer, shared with the helper threads for the duration of one call.</summary>
         public static T* B(int length) => Get(ref t_b, length, PackedBLimit);
