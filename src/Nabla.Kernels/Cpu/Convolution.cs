@@ -11,10 +11,11 @@ namespace Nabla.Kernels.Cpu;
 /// offset. Every method overwrites its output.
 /// </summary>
 /// <remarks>
-/// This class checks arguments (the kernels index with raw pointers) and picks an algorithm per call:
-/// <see cref="DirectConvolution"/> (AVX-512, vectorised along output rows, no im2col matrix) for the usual layers with
-/// horizontal stride 1, else <see cref="Im2ColConvolution"/>, which handles every geometry on every CPU. Neither
-/// allocates per call beyond small bookkeeping: scratch comes from <see cref="System.Buffers.ArrayPool{T}"/>.
+/// This class checks arguments (the kernels index with raw pointers) and picks an algorithm per call, for layers with
+/// horizontal stride 1 on AVX-512: <see cref="ChannelConvolution"/> (vectorised along output channels) for wide layers
+/// whose output rows would leave vector lanes idle, or <see cref="DirectConvolution"/> (vectorised along output rows);
+/// neither builds an im2col matrix. Otherwise <see cref="Im2ColConvolution"/>, which handles every geometry on every CPU.
+/// None allocates per call beyond small bookkeeping: scratch comes from <see cref="System.Buffers.ArrayPool{T}"/>.
 /// </remarks>
 internal static class Convolution
 {
@@ -27,7 +28,8 @@ internal static class Convolution
         CheckWeight(g, w, wOff, "w");
         if (bias is not null) CheckLength(bias, biasOff, g.OutChannels, "bias");
         CheckOutput(g, y, yOff, "y");
-        if (PreferDirect<T>(g)) DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
+        if (ChannelConvolution.PrefersForward<T>(g)) ChannelConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
+        else if (PreferDirect<T>(g)) DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
         else Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
     }
 
@@ -39,8 +41,11 @@ internal static class Convolution
         CheckOutput(g, dy, dyOff, "dy");
         CheckWeight(g, w, wOff, "w");
         CheckInput(g, dx, dxOff, "dx");
-        // The direct input gradient is a forward pass over the transposed geometry, so that is the one to judge.
-        if (DirectConvolution.AcceptsBackwardInput(g) && PreferDirect<T>(DirectConvolution.Transposed(g)))
+        // The vectorised input gradients are forward passes over the transposed geometry, so that is the one to judge.
+        bool transposable = DirectConvolution.AcceptsBackwardInput(g);
+        if (transposable && ChannelConvolution.PrefersForward<T>(DirectConvolution.Transposed(g)))
+            ChannelConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
+        else if (transposable && PreferDirect<T>(DirectConvolution.Transposed(g)))
             DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
         else Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
     }
@@ -53,7 +58,8 @@ internal static class Convolution
         CheckInput(g, x, xOff, "x");
         CheckOutput(g, dy, dyOff, "dy");
         CheckWeight(g, dw, dwOff, "dw");
-        if (PreferDirect<T>(g)) DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
+        if (ChannelConvolution.PrefersBackwardWeight<T>(g)) ChannelConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
+        else if (PreferDirect<T>(g)) DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
         else Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
     }
 

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static Nabla.Kernels.Cpu.Lanes512;
 
 namespace Nabla.Kernels.Cpu;
 
@@ -72,7 +73,7 @@ internal static unsafe class DirectConvolution
             // Packing is split over the threads by blocks: at batch 1 it is a fifth of the layer's time.
             int packItems = g.Groups * blocks, packTasks = Math.Min(threads, packItems);
             CpuParallel.For(packTasks, packTasks, t =>
-                PackWeights(g, w, wOff, packed, Convolution.ChunkStart(t, packTasks, packItems), Convolution.ChunkStart(t + 1, packTasks, packItems)));
+                PackWeights(g, w, wOff, packed, ForwardRows, Convolution.ChunkStart(t, packTasks, packItems), Convolution.ChunkStart(t + 1, packTasks, packItems)));
 
             // Work units are (image, group, channel block) triples, in that nesting, so that a thread re-pads its
             // input only when the image or group changes; more units than images lets batch 1 use every thread.
@@ -90,31 +91,32 @@ internal static unsafe class DirectConvolution
     }
 
     /// <summary>
-    /// packed[((grp·blocks + b)·K + j)·8 + r] = w[grp·Og + 8b + r, j] for the (group, block) pairs [first, end): the 8
-    /// weights one tap broadcasts are adjacent. A whole block is an 8×K transpose, done 8 (float) or 4 (double) taps
-    /// at a time in registers; rows past Og are zero (their results are dropped).
+    /// packed[((grp·blocks + b)·K + j)·R + r] = w[grp·Og + R·b + r, j] for the (group, block) pairs [first, end), with
+    /// R = <paramref name="rows"/> output channels per block (a multiple of 8): the R weights of one tap are adjacent. A
+    /// whole block is an R×K transpose, done 8 (float) or 4 (double) taps at a time in registers; rows past Og are zero
+    /// (their results are dropped).
     /// </summary>
-    private static void PackWeights<T>(ConvGeometry g, T[] w, int wOff, T[] packed, int first, int end)
+    internal static void PackWeights<T>(ConvGeometry g, T[] w, int wOff, T[] packed, int rows, int first, int end)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int og = g.GroupOutChannels, blocks = CeilDiv(og, ForwardRows), k = g.GroupInChannels * g.KernelH * g.KernelW;
+        int og = g.GroupOutChannels, blocks = CeilDiv(og, rows), k = g.GroupInChannels * g.KernelH * g.KernelW;
         int v = Vector256<T>.Count;
         fixed (T* wp = w, pp = packed)
         {
             for (int gb = first; gb < end; gb++)
             {
-                int grp = gb / blocks, o0 = gb % blocks * ForwardRows, rows = Math.Min(ForwardRows, og - o0);
-                T* src = wp + wOff + (nint)(grp * og + o0) * k, dst = pp + (nint)gb * k * ForwardRows;
+                int grp = gb / blocks, o0 = gb % blocks * rows, valid = Math.Min(rows, og - o0);
+                T* src = wp + wOff + (nint)(grp * og + o0) * k, dst = pp + (nint)gb * k * rows;
                 int j = 0;
-                if (rows == ForwardRows && Avx.IsSupported)
+                if (valid == rows && Avx.IsSupported)
                 {
                     for (; j + v <= k; j += v)
-                        for (int r = 0; r < ForwardRows; r += v)
-                            Transpose.Block(src + (nint)r * k + j, k, dst + (nint)j * ForwardRows + r, ForwardRows);
+                        for (int r = 0; r < rows; r += v)
+                            Transpose.Block(src + (nint)r * k + j, k, dst + (nint)j * rows + r, rows);
                 }
                 for (; j < k; j++)
                 {
-                    for (int r = 0; r < ForwardRows; r++) dst[(nint)j * ForwardRows + r] = r < rows ? src[(nint)r * k + j] : T.Zero;
+                    for (int r = 0; r < rows; r++) dst[(nint)j * rows + r] = r < valid ? src[(nint)r * k + j] : T.Zero;
                 }
             }
         }
@@ -123,27 +125,37 @@ internal static unsafe class DirectConvolution
     public static void BackwardInput<T>(ConvGeometry g, T[] dy, int dyOff, T[] w, int wOff, T[] dx, int dxOff, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // With stride 1, dx[c, ih, iw] = Σ_{o,kh,kw} dy[o, ih + pH − kh·dH, iw + pW − kw·dW] · w[o, c, kh, kw]: a
-        // forward convolution of dy (zero-padded by d·(k−1) − p) with taps kh' = KH−1−kh, kw' = KW−1−kw and the roles of
-        // input and output channels exchanged within each group.
-        int og = g.GroupOutChannels, cg = g.GroupInChannels, kh = g.KernelH, kw = g.KernelW;
-        T[] flipped = ArrayPool<T>.Shared.Rent(g.OutChannels * cg * kh * kw);
+        T[] flipped = FlippedWeights(g, w, wOff);
         try
         {
-            // flipped[grp·Cg + c, o, i, j] = w[grp·Og + o, c, KH−1−i, KW−1−j]
-            for (int grp = 0; grp < g.Groups; grp++)
-                for (int o = 0; o < og; o++)
-                    for (int c = 0; c < cg; c++)
-                        for (int i = 0; i < kh; i++)
-                            for (int j = 0; j < kw; j++)
-                                flipped[(((grp * cg + c) * og + o) * kh + i) * kw + j] =
-                                    w[wOff + (((grp * og + o) * cg + c) * kh + kh - 1 - i) * kw + kw - 1 - j];
             Forward(Transposed(g), dy, dyOff, flipped, 0, null, 0, dx, dxOff, threads);
         }
         finally
         {
             ArrayPool<T>.Shared.Return(flipped);
         }
+    }
+
+    /// <summary>
+    /// The weights of <see cref="Transposed"/>(g), rented from the shared pool: with stride 1,
+    /// dx[c, ih, iw] = Σ_{o,kh,kw} dy[o, ih + pH − kh·dH, iw + pW − kw·dW] · w[o, c, kh, kw] is a forward convolution of
+    /// dy (zero-padded by d·(k−1) − p) with taps kh' = KH−1−kh, kw' = KW−1−kw and the roles of input and output channels
+    /// exchanged within each group.
+    /// </summary>
+    internal static T[] FlippedWeights<T>(in ConvGeometry g, T[] w, int wOff)
+        where T : unmanaged
+    {
+        int og = g.GroupOutChannels, cg = g.GroupInChannels, kh = g.KernelH, kw = g.KernelW;
+        T[] flipped = ArrayPool<T>.Shared.Rent(g.OutChannels * cg * kh * kw);
+        // flipped[grp·Cg + c, o, i, j] = w[grp·Og + o, c, KH−1−i, KW−1−j]
+        for (int grp = 0; grp < g.Groups; grp++)
+            for (int o = 0; o < og; o++)
+                for (int c = 0; c < cg; c++)
+                    for (int i = 0; i < kh; i++)
+                        for (int j = 0; j < kw; j++)
+                            flipped[(((grp * cg + c) * og + o) * kh + i) * kw + j] =
+                                w[wOff + (((grp * og + o) * cg + c) * kh + kh - 1 - i) * kw + kw - 1 - j];
+        return flipped;
     }
 
     /// <remarks>
@@ -174,17 +186,21 @@ internal static unsafe class DirectConvolution
         PadH: g.DilationH * (g.KernelH - 1) - g.PadH, PadW: g.DilationW * (g.KernelW - 1) - g.PadW,
         DilationH: g.DilationH, DilationW: g.DilationW, Groups: g.Groups);
 
-    /// <summary>The padded-buffer and slot arithmetic shared by every kernel (see the class remarks).</summary>
-    private readonly struct Layout
+    /// <summary>
+    /// The padded-buffer and slot arithmetic shared by every kernel (see the class remarks): a slot is
+    /// <c>SlotWidth</c> consecutive output columns of one row (a vector's lanes here, 14 columns in
+    /// <see cref="ChannelConvolution"/>'s forward pass).
+    /// </summary>
+    internal readonly struct Layout
     {
-        public readonly int Lanes, Chunks, PaddedWidth, PaddedPlane, PaddedInput, Taps, Slots;
+        public readonly int SlotWidth, Chunks, PaddedWidth, PaddedPlane, PaddedInput, Taps, Slots;
 
-        public Layout(in ConvGeometry g, int lanes)
+        public Layout(in ConvGeometry g, int slotWidth)
         {
-            Lanes = lanes;
-            Chunks = CeilDiv(g.OutWidth, lanes);
-            // A slot starting at column ow ≤ (Chunks − 1)·L reads up to column Chunks·L − 1 + (KW − 1)·dW.
-            PaddedWidth = Math.Max(g.Width + 2 * g.PadW, Chunks * lanes + (g.KernelW - 1) * g.DilationW);
+            SlotWidth = slotWidth;
+            Chunks = CeilDiv(g.OutWidth, slotWidth);
+            // A slot starting at column ow ≤ (Chunks − 1)·S reads up to column Chunks·S − 1 + (KW − 1)·dW.
+            PaddedWidth = Math.Max(g.Width + 2 * g.PadW, Chunks * slotWidth + (g.KernelW - 1) * g.DilationW);
             // The last output row reads input row (OH − 1)·sH + (KH − 1)·dH ≤ H + 2·pH − 1.
             PaddedPlane = (g.Height + 2 * g.PadH) * PaddedWidth;
             PaddedInput = g.GroupInChannels * PaddedPlane;
@@ -197,7 +213,7 @@ internal static unsafe class DirectConvolution
     /// Offsets into the padded input of taps j = (c·KH + kh)·KW + kw: c·Hp·Wp + kh·dH·Wp + kw·dW. Entries from Taps up to
     /// <paramref name="count"/> are 0, so a tile may run past the last tap harmlessly (its results are dropped).
     /// </summary>
-    private static int[] TapOffsets(in ConvGeometry g, in Layout l, int count)
+    internal static int[] TapOffsets(in ConvGeometry g, in Layout l, int count)
     {
         int[] offsets = ArrayPool<int>.Shared.Rent(count);
         Array.Clear(offsets, 0, count);
@@ -210,42 +226,18 @@ internal static unsafe class DirectConvolution
     }
 
     /// <summary>Offset of slot s's first input element, before adding a tap offset.</summary>
-    private static int SlotInput(in ConvGeometry g, in Layout l, int s) => s / l.Chunks * g.StrideH * l.PaddedWidth + s % l.Chunks * l.Lanes;
+    internal static int SlotInput(in ConvGeometry g, in Layout l, int s) => s / l.Chunks * g.StrideH * l.PaddedWidth + s % l.Chunks * l.SlotWidth;
 
     /// <summary>
     /// Copies the group's Cg input planes of one image (from <paramref name="src"/>) into the interior of the padded
     /// buffer; the border is left as it is, which is zero because every buffer is cleared once when rented.
     /// </summary>
-    private static void PadInput<T>(in ConvGeometry g, in Layout l, T* src, T* dst)
+    internal static void PadInput<T>(in ConvGeometry g, in Layout l, T* src, T* dst)
         where T : unmanaged
     {
         for (int c = 0; c < g.GroupInChannels; c++)
             CopyRows(src + c * g.Height * g.Width, g.Width, dst + c * l.PaddedPlane + g.PadH * l.PaddedWidth + g.PadW, l.PaddedWidth, g.Height, g.Width);
     }
-
-    /// <summary>
-    /// Copies <paramref name="rows"/> rows of <paramref name="width"/> elements between row pitches: whole vectors, then
-    /// the tail by masked load and store, so nothing past <paramref name="width"/> is read or written. Rows here are a
-    /// few vectors long, where a memmove call per row would cost more than the copy.
-    /// </summary>
-    private static void CopyRows<T>(T* src, int srcPitch, T* dst, int dstPitch, int rows, int width)
-        where T : unmanaged
-    {
-        int lanes = Vector512<T>.Count, whole = width - width % lanes;
-        Vector512<T> tailMask = TailMask<T>(width - whole);
-        for (int r = 0; r < rows; r++, src += srcPitch, dst += dstPitch)
-        {
-            for (int c = 0; c < whole; c += lanes) Vector512.Load(src + c).Store(dst + c);
-            if (whole < width) StoreLanes(dst + whole, LoadLanes(src + whole, tailMask), false, tailMask);
-        }
-    }
-
-    /// <summary>All ones in lanes below <paramref name="count"/>, zero from there on.</summary>
-    private static Vector512<T> TailMask<T>(int count)
-        where T : unmanaged
-        => typeof(T) == typeof(float)
-            ? Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).As<int, T>()
-            : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).As<long, T>();
 
     private static void ForwardUnits<T>(ConvGeometry g, Layout l, T[] x, int xOff, T[] packed, T[]? bias, int biasOff,
         T[] y, int yOff, int[] offsets, int firstUnit, int endUnit)
@@ -260,7 +252,7 @@ internal static unsafe class DirectConvolution
         Array.Clear(padded, 0, l.PaddedInput);
         Vector512<T>* acc = stackalloc Vector512<T>[2 * ForwardRows];
         // The lanes a row's last slot keeps: those below OW − (Chunks − 1)·L.
-        Vector512<T> tailMask = TailMask<T>(outWidth - (l.Chunks - 1) * l.Lanes);
+        Vector512<T> tailMask = TailMask<T>(outWidth - (l.Chunks - 1) * l.SlotWidth);
         try
         {
             fixed (T* xp = padded, wp = packed, yp = y, xs = x)
@@ -310,31 +302,10 @@ internal static unsafe class DirectConvolution
     }
 
     /// <summary>Offset of slot s's first element in an output plane (row oh, column ow).</summary>
-    private static int SlotOutput(in Layout l, int outWidth, int s) => s / l.Chunks * outWidth + s % l.Chunks * l.Lanes;
+    private static int SlotOutput(in Layout l, int outWidth, int s) => s / l.Chunks * outWidth + s % l.Chunks * l.SlotWidth;
 
     /// <summary>Whether all L lanes of slot s lie inside its output row.</summary>
-    private static bool SlotIsWhole(in Layout l, int outWidth, int s) => (s % l.Chunks + 1) * l.Lanes <= outWidth;
-
-    /// <summary>Loads the lanes set in <paramref name="mask"/> and zeros elsewhere; masked-out lanes are not read, so cannot fault.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> LoadLanes<T>(T* src, Vector512<T> mask)
-        where T : unmanaged
-        => typeof(T) == typeof(float)
-            ? Avx512F.MaskLoad((float*)src, mask.AsSingle(), Vector512<float>.Zero).As<float, T>()
-            : Avx512F.MaskLoad((double*)src, mask.AsDouble(), Vector512<double>.Zero).As<double, T>();
-
-    /// <summary>
-    /// Stores <paramref name="v"/> whole, or only the lanes set in <paramref name="tailMask"/> by a masked store (which
-    /// never writes, so cannot fault on, the lanes it leaves out).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreLanes<T>(T* dst, Vector512<T> v, bool whole, Vector512<T> tailMask)
-        where T : unmanaged
-    {
-        if (whole) v.Store(dst);
-        else if (typeof(T) == typeof(float)) Avx512F.MaskStore((float*)dst, tailMask.AsSingle(), v.AsSingle());
-        else Avx512F.MaskStore((double*)dst, tailMask.AsDouble(), v.AsDouble());
-    }
+    private static bool SlotIsWhole(in Layout l, int outWidth, int s) => (s % l.Chunks + 1) * l.SlotWidth <= outWidth;
 
     /// <summary>
     /// acc[2r + q] = Σ_j w[j·8 + r] · x_q[offsets[j] .. + L) for r &lt; 8, q &lt; 2: one 8-channel × 2-slot tile of the
@@ -381,12 +352,12 @@ internal static unsafe class DirectConvolution
         // channels past Og in the last row block stay zero. Its rows start on 64-byte boundaries (one spare vector
         // leaves room to shift), so that the 6 dy loads of a slot never straddle cache lines; the input loads must,
         // being shifted by kw·dW.
-        int dyRow = l.Chunks * l.Lanes, dyPlane = g.OutHeight * dyRow, dyImage = rowBlocks * WeightRows * dyPlane;
+        int dyRow = l.Chunks * l.SlotWidth, dyPlane = g.OutHeight * dyRow, dyImage = rowBlocks * WeightRows * dyPlane;
         int images = Math.Clamp(WeightBlockBytes / ((l.PaddedInput + dyImage) * Unsafe.SizeOf<T>()), 1, end - first);
-        T[] xs = ArrayPool<T>.Shared.Rent(images * l.PaddedInput), ds = ArrayPool<T>.Shared.Rent(images * dyImage + l.Lanes);
+        T[] xs = ArrayPool<T>.Shared.Rent(images * l.PaddedInput), ds = ArrayPool<T>.Shared.Rent(images * dyImage + l.SlotWidth);
         int[] slotDy = ArrayPool<int>.Shared.Rent(images * l.Slots), slotX = ArrayPool<int>.Shared.Rent(images * l.Slots);
         Array.Clear(xs, 0, images * l.PaddedInput);
-        Array.Clear(ds, 0, images * dyImage + l.Lanes);
+        Array.Clear(ds, 0, images * dyImage + l.SlotWidth);
         Array.Clear(target, targetOff, g.OutChannels * k);
         Vector512<T>* acc = stackalloc Vector512<T>[WeightRows * WeightTaps];
         try
@@ -410,7 +381,7 @@ internal static unsafe class DirectConvolution
                                 dp + i * dyImage, dyRow, og * g.OutHeight, g.OutWidth);
                             for (int s = 0; s < l.Slots; s++)
                             {
-                                slotDy[i * l.Slots + s] = i * dyImage + s / l.Chunks * dyRow + s % l.Chunks * l.Lanes;
+                                slotDy[i * l.Slots + s] = i * dyImage + s / l.Chunks * dyRow + s % l.Chunks * l.SlotWidth;
                                 slotX[i * l.Slots + s] = i * l.PaddedInput + SlotInput(g, l, s);
                             }
                         }
@@ -517,17 +488,5 @@ internal static unsafe class DirectConvolution
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<TLane> Fold<TLane>(Vector512<TLane> v) => v.GetLower() + v.GetUpper();
 
-    /// <summary>a·b + c in one rounding; the JIT keeps only the branch for T.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c)
-        where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"Conv2d is implemented for float and double, not {typeof(T).Name}.");
-    }
-
-    private static int CeilDiv(int a, int b) => (a + b - 1) / b;
+    internal static int CeilDiv(int a, int b) => (a + b - 1) / b;
 }

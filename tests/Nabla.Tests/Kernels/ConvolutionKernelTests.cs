@@ -35,6 +35,11 @@ public class ConvolutionKernelTests
         new(Batch: 2, InChannels: 5, Height: 4, Width: 17, OutChannels: 9, KernelH: 1, KernelW: 1),
         new(Batch: 2, InChannels: 3, Height: 9, Width: 9, OutChannels: 16, KernelH: 3, KernelW: 3, PadH: 1, PadW: 1),
         new(Batch: 1, InChannels: 64, Height: 16, Width: 64, OutChannels: 2, KernelH: 1, KernelW: 3, PadW: 1),
+        // Wide enough in channels and taps for the channel-vectorised kernels to be preferred: LeNet's second layer
+        // (rows of 14, one full and one partial tile for double), rows of 30 (three tiles, the last partial), and groups.
+        new(Batch: 3, InChannels: 32, Height: 14, Width: 14, OutChannels: 32, KernelH: 5, KernelW: 5, PadH: 2, PadW: 2),
+        new(Batch: 2, InChannels: 12, Height: 9, Width: 30, OutChannels: 64, KernelH: 3, KernelW: 3, StrideH: 2, PadH: 1, PadW: 1),
+        new(Batch: 2, InChannels: 32, Height: 7, Width: 11, OutChannels: 64, KernelH: 3, KernelW: 3, PadH: 1, PadW: 1, DilationW: 2, Groups: 2),
     ];
 
     public static TheoryData<int, int, bool> CaseData()
@@ -141,8 +146,8 @@ public class ConvolutionKernelTests
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>The dispatcher and each algorithm it can pick, so that both are covered whichever one it prefers.</summary>
-    public enum Algorithm { Dispatch, Im2Col, Direct }
+    /// <summary>The dispatcher and each algorithm it can pick, so that all are covered whichever one it prefers.</summary>
+    public enum Algorithm { Dispatch, Im2Col, Direct, Channel }
 
     private static void CheckAgainstReference<T>(ConvGeometry g, int threads, double tolerance)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -165,10 +170,10 @@ public class ConvolutionKernelTests
 
         foreach (Algorithm algorithm in Enum.GetValues<Algorithm>())
         {
-            // The direct kernels run on every geometry they accept, not only where the dispatcher would pick them.
-            bool direct = algorithm == Algorithm.Direct;
-            if (direct && !DirectConvolution.IsAvailable<T>()) continue;
-            if (!direct || DirectConvolution.Accepts(g))
+            // The vectorised kernels run on every geometry they accept, not only where the dispatcher would pick them.
+            bool direct = algorithm == Algorithm.Direct, channel = algorithm == Algorithm.Channel;
+            if ((direct || channel) && !DirectConvolution.IsAvailable<T>()) continue;
+            if (direct ? DirectConvolution.Accepts(g) : !channel || ChannelConvolution.Accepts<T>(g))
             {
                 T[] actual = Nans<T>(y.Length);
                 Forward(algorithm, g, x, off, w, off, bias, off, actual, off, threads);
@@ -180,7 +185,8 @@ public class ConvolutionKernelTests
                 BackwardWeight(algorithm, g, x, off, dy, off, actual, off, threads);
                 AssertClose(dw, actual, off, tolerance, $"{algorithm} backward weight");
             }
-            if (!direct || DirectConvolution.AcceptsBackwardInput(g))
+            if ((!direct && !channel) || (DirectConvolution.AcceptsBackwardInput(g)
+                && (direct || ChannelConvolution.Accepts<T>(DirectConvolution.Transposed(g)))))
             {
                 T[] actual = Nans<T>(dx.Length);
                 BackwardInput(algorithm, g, dy, off, w, off, actual, off, threads);
@@ -206,6 +212,7 @@ public class ConvolutionKernelTests
         {
             case Algorithm.Im2Col: Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
             case Algorithm.Direct: DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+            case Algorithm.Channel: ChannelConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
             default: Convolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
         }
     }
@@ -217,6 +224,7 @@ public class ConvolutionKernelTests
         {
             case Algorithm.Im2Col: Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
             case Algorithm.Direct: DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+            case Algorithm.Channel: ChannelConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
             default: Convolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
         }
     }
@@ -228,6 +236,7 @@ public class ConvolutionKernelTests
         {
             case Algorithm.Im2Col: Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
             case Algorithm.Direct: DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+            case Algorithm.Channel: ChannelConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
             default: Convolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
         }
     }
