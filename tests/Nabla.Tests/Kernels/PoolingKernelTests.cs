@@ -94,14 +94,16 @@ public class PoolingKernelTests
     }
 
     [Theory]
-    [InlineData(12)]   // 6 outputs per row: the scalar path
-    [InlineData(16)]   // 8: one vector group
-    [InlineData(23)]   // 11 (odd width, last column unused): a group and an overlapping one
-    [InlineData(40)]   // 20: groups at 0, 8 and an overlapping one at 12
-    public void Max_2x2_fast_path_matches_the_window_loops_on_ties_and_nans(int width)
+    [InlineData(12, 10)]   // 6 outputs per row: one masked group
+    [InlineData(14, 14)]   // 7: LeNet's second pooling layer
+    [InlineData(16, 10)]   // 8: one vector group
+    [InlineData(23, 11)]   // 11 (odd width and height, last column and row unused): a group and an overlapping one
+    [InlineData(40, 10)]   // 20: groups at 0, 8 and an overlapping one at 12
+    [InlineData(36, 12)]   // 18: the gradient in groups of 8, 8 and a masked 2
+    public void Max_2x2_fast_path_matches_the_window_loops_on_ties_and_nans(int width, int height)
     {
         // Values from {0, 1, 2} make ties common, and a few NaNs test "the last NaN wins"; the naive loops decide.
-        var g = new PoolGeometry(Batch: 2, Channels: 3, Height: 10, Width: width, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2);
+        var g = new PoolGeometry(Batch: 2, Channels: 3, Height: height, Width: width, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2);
         var rng = new Random(5);
         int inSize = g.Batch * g.Channels * g.Height * g.Width;
         var x = new float[inSize];
@@ -114,6 +116,17 @@ public class PoolingKernelTests
             Pooling.MaxForward(g, x, 0, y, 0, argmax, threads);
             Assert.Equal(arg, argmax);
             Assert.Equal(max, y);
+
+            // The gradient lands on the winners only, whatever the NaNs; cells of no window (odd sizes) get 0.
+            var dy = new float[max.Length];
+            for (int i = 0; i < dy.Length; i++) dy[i] = i % 7 == 0 ? -0f : rng.Next(-3, 4);
+            var dx = Enumerable.Repeat(float.NaN, inSize).ToArray();
+            Pooling.MaxBackward(g, dy, 0, argmax, dx, 0, threads);
+            var expected = new float[inSize];
+            int outPlane = g.OutHeight * g.OutWidth, inPlane = g.Height * g.Width;
+            for (int i = 0; i < dy.Length; i++) expected[i / outPlane * inPlane + arg[i]] += dy[i];
+            Assert.Equal(expected, dx);
+            Assert.All(dx, v => Assert.False(float.IsNegative(v) && v == 0, "a -0 gradient must come out as +0"));
         }
 
         // Hand-checked: a tie between (0, 1) and (1, 0) goes to (0, 1), the first in row-major order; of two NaNs the last wins.
