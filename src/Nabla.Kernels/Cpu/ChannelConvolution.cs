@@ -83,30 +83,14 @@ internal static unsafe class ChannelConvolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var l = new DirectConvolution.Layout(g, Positions);
-        int cb = BlockChannels<T>(), blocks = CeilDiv(g.GroupOutChannels, cb), k = l.Taps;
-        T[] packed = ArrayPool<T>.Shared.Rent(g.Groups * blocks * k * cb);
-        int[] offsets = DirectConvolution.TapOffsets(g, l, k);
-        try
-        {
-            int packItems = g.Groups * blocks, packTasks = Math.Min(threads, packItems);
-            CpuParallel.For(packTasks, packTasks, t => DirectConvolution.PackWeights(g, w, wOff, packed, cb,
-                Convolution.ChunkStart(t, packTasks, packItems), Convolution.ChunkStart(t + 1, packTasks, packItems)));
-
-            // Work units are (image, group, channel block) triples, in that nesting, so that a thread re-pads its
-            // input only when the image or group changes.
-            int units = g.Batch * g.Groups * blocks;
-            var (outer, _) = Convolution.Split(units, threads);
-            CpuParallel.For(outer, outer, chunk =>
-                ForwardUnits(g, l, x, xOff, packed, bias, biasOff, y, yOff, offsets,
-                    Convolution.ChunkStart(chunk, outer, units), Convolution.ChunkStart(chunk + 1, outer, units)));
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(packed);
-            ArrayPool<int>.Shared.Return(offsets);
-        }
+        DirectConvolution.RunForward(g, l, w, wOff, BlockChannels<T>(), threads, (packed, offsets, first, end) =>
+            ForwardUnits(g, l, x, xOff, packed, bias, biasOff, y, yOff, offsets, first, end));
     }
 
+    /// <summary>
+    /// The input gradient as a forward pass over <see cref="DirectConvolution.Transposed"/>(g): for geometries that
+    /// <see cref="DirectConvolution.AcceptsBackwardInput"/> accepts and whose transposed geometry this class accepts.
+    /// </summary>
     public static void BackwardInput<T>(ConvGeometry g, T[] dy, int dyOff, T[] w, int wOff, T[] dx, int dxOff, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

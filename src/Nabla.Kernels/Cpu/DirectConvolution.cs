@@ -64,24 +64,30 @@ internal static unsafe class DirectConvolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var l = new Layout(g, Vector512<T>.Count);
-        int og = g.GroupOutChannels, blocks = CeilDiv(og, ForwardRows), k = l.Taps;
-        int packedLength = g.Groups * blocks * k * ForwardRows;
-        T[] packed = ArrayPool<T>.Shared.Rent(packedLength);
+        RunForward(g, l, w, wOff, ForwardRows, threads, (packed, offsets, first, end) =>
+            ForwardUnits(g, l, x, xOff, packed, bias, biasOff, y, yOff, offsets, first, end));
+    }
+
+    /// <summary>
+    /// The frame of a forward pass, shared with <see cref="ChannelConvolution"/>: packs the weights in blocks of
+    /// <paramref name="rows"/> output channels, computes the tap offsets for <paramref name="l"/>, and runs
+    /// <paramref name="units"/>(packed, offsets, first, end) over the work units [0, N·groups·blocks) cut into one run per
+    /// thread. Units are (image, group, channel block) triples, in that nesting, so that a thread re-pads its input only
+    /// when the image or group changes; more units than images lets batch 1 use every thread.
+    /// </summary>
+    internal static void RunForward<T>(ConvGeometry g, Layout l, T[] w, int wOff, int rows, int threads, Action<T[], int[], int, int> units)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int blocks = CeilDiv(g.GroupOutChannels, rows), k = l.Taps;
+        T[] packed = ArrayPool<T>.Shared.Rent(g.Groups * blocks * k * rows);
         int[] offsets = TapOffsets(g, l, k);
         try
         {
-            // Packing is split over the threads by blocks: at batch 1 it is a fifth of the layer's time.
-            int packItems = g.Groups * blocks, packTasks = Math.Min(threads, packItems);
-            CpuParallel.For(packTasks, packTasks, t =>
-                PackWeights(g, w, wOff, packed, ForwardRows, Convolution.ChunkStart(t, packTasks, packItems), Convolution.ChunkStart(t + 1, packTasks, packItems)));
-
-            // Work units are (image, group, channel block) triples, in that nesting, so that a thread re-pads its
-            // input only when the image or group changes; more units than images lets batch 1 use every thread.
-            int units = g.Batch * g.Groups * blocks;
-            var (outer, _) = Convolution.Split(units, threads);
+            PackWeights(g, w, wOff, packed, rows, threads);
+            int count = g.Batch * g.Groups * blocks;
+            var (outer, _) = Convolution.Split(count, threads);
             CpuParallel.For(outer, outer, chunk =>
-                ForwardUnits(g, l, x, xOff, packed, bias, biasOff, y, yOff, offsets,
-                    Convolution.ChunkStart(chunk, outer, units), Convolution.ChunkStart(chunk + 1, outer, units)));
+                units(packed, offsets, Convolution.ChunkStart(chunk, outer, count), Convolution.ChunkStart(chunk + 1, outer, count)));
         }
         finally
         {
@@ -91,12 +97,23 @@ internal static unsafe class DirectConvolution
     }
 
     /// <summary>
-    /// packed[((grp·blocks + b)·K + j)·R + r] = w[grp·Og + R·b + r, j] for the (group, block) pairs [first, end), with
-    /// R = <paramref name="rows"/> output channels per block (a multiple of 8): the R weights of one tap are adjacent. A
-    /// whole block is an R×K transpose, done 8 (float) or 4 (double) taps at a time in registers; rows past Og are zero
-    /// (their results are dropped).
+    /// packed[((grp·blocks + b)·K + j)·R + r] = w[grp·Og + R·b + r, j], with R = <paramref name="rows"/> output channels
+    /// per block (a multiple of 8): the R weights of one tap are adjacent. Rows past Og are zero (their results are
+    /// dropped). Split over the threads by blocks: at batch 1 packing is a fifth of the layer's time.
     /// </summary>
-    internal static void PackWeights<T>(ConvGeometry g, T[] w, int wOff, T[] packed, int rows, int first, int end)
+    private static void PackWeights<T>(ConvGeometry g, T[] w, int wOff, T[] packed, int rows, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int items = g.Groups * CeilDiv(g.GroupOutChannels, rows), tasks = Math.Min(threads, items);
+        CpuParallel.For(tasks, tasks, t =>
+            PackBlocks(g, w, wOff, packed, rows, Convolution.ChunkStart(t, tasks, items), Convolution.ChunkStart(t + 1, tasks, items)));
+    }
+
+    /// <summary>
+    /// <see cref="PackWeights{T}"/> for the (group, block) pairs [first, end): a whole block is an R×K transpose, done 8
+    /// (float) or 4 (double) taps at a time in registers.
+    /// </summary>
+    private static void PackBlocks<T>(ConvGeometry g, T[] w, int wOff, T[] packed, int rows, int first, int end)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int og = g.GroupOutChannels, blocks = CeilDiv(og, rows), k = g.GroupInChannels * g.KernelH * g.KernelW;
