@@ -67,7 +67,7 @@ internal static unsafe class ChannelConvolution
     {
         if (!Suits<T>(g)) return false;
         int ow = g.OutWidth, lanes = Vector512<T>.Count;
-        return CeilDiv(ow, Positions) * Positions < CeilDiv(ow, lanes) * lanes;
+        return DirectConvolution.CeilDiv(ow, Positions) * Positions < DirectConvolution.CeilDiv(ow, lanes) * lanes;
     }
 
     /// <summary>Whether this kernel should run the weight gradient of <paramref name="g"/>: enough taps to pay for the transposes.</summary>
@@ -114,7 +114,7 @@ internal static unsafe class ChannelConvolution
     {
         // Slots of one column: every output position is its own slot, and the padded width is just W + 2·pW.
         var l = new DirectConvolution.Layout(g, 1);
-        int[] offsets = DirectConvolution.TapOffsets(g, l, CeilDiv(l.Taps, WeightTaps) * WeightTaps);
+        int[] offsets = DirectConvolution.TapOffsets(g, l, DirectConvolution.CeilDiv(l.Taps, WeightTaps) * WeightTaps);
         try
         {
             Convolution.SumOverBatch(g.Batch, threads, dw, dwOff, g.OutChannels * l.Taps, (target, targetOff, first, end) =>
@@ -130,7 +130,7 @@ internal static unsafe class ChannelConvolution
         T[] y, int yOff, int[] offsets, int firstUnit, int endUnit)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int lanes = Vector512<T>.Count, cb = 2 * lanes, og = g.GroupOutChannels, blocks = CeilDiv(og, cb), k = l.Taps;
+        int lanes = Vector512<T>.Count, cb = 2 * lanes, og = g.GroupOutChannels, blocks = DirectConvolution.CeilDiv(og, cb), k = l.Taps;
         int outWidth = g.OutWidth, outPlane = g.OutHeight * outWidth;
         T[] padded = ArrayPool<T>.Shared.Rent(l.PaddedInput);
         Array.Clear(padded, 0, l.PaddedInput);
@@ -218,7 +218,7 @@ internal static unsafe class ChannelConvolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int lanes = Vector512<T>.Count, cb = 2 * lanes, og = g.GroupOutChannels, blocks = og / cb, k = l.Taps;
-        int tapBlocks = CeilDiv(k, WeightTaps), positions = g.OutHeight * g.OutWidth;
+        int tapBlocks = DirectConvolution.CeilDiv(k, WeightTaps), positions = g.OutHeight * g.OutWidth;
         // Per image: the padded input, and dy as blocks of [position][2L channels] rows.
         int dyImage = positions * og;
         int images = Math.Clamp(WeightBlockBytes / ((l.PaddedInput + dyImage) * Unsafe.SizeOf<T>()), 1, end - first);
@@ -321,6 +321,4 @@ internal static unsafe class ChannelConvolution
         acc[12] = c0; acc[13] = c1; acc[14] = c2; acc[15] = c3; acc[16] = c4; acc[17] = c5;
         acc[18] = c6; acc[19] = c7; acc[20] = c8; acc[21] = c9; acc[22] = c10; acc[23] = c11;
     }
-
-    private static int CeilDiv(int a, int b) => (a + b - 1) / b;
 }
