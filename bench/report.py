@@ -179,7 +179,7 @@ def main():
               "of its buffer pool) and the second (the steady state); the median batch and the total of each are reported.")
     md.append("- Every section runs in a fresh process on each side, Nabla's section first, then PyTorch's, section by section, "
               "so that both sides see similar machine load; peak RSS is the VmHWM of that process.")
-    md.append(f"- PyTorch environment: `OPENBLAS_CORETYPE=SkylakeX`, `GLIBC_TUNABLES={torch.get('env', {}).get('GLIBC_TUNABLES', '?')}`; "
+    md.append(f"- PyTorch environment: `OPENBLAS_CORETYPE={torch.get('env', {}).get('OPENBLAS_CORETYPE', '?')}`, `GLIBC_TUNABLES={torch.get('env', {}).get('GLIBC_TUNABLES', '?')}`; "
               f"training/inference/tiny op: `OPENBLAS_NUM_THREADS=1`, `torch.set_num_threads({threads})`; SGEMM: both "
               f"`OPENBLAS_NUM_THREADS={threads}` + `torch.set_num_threads(1)` and `OPENBLAS_NUM_THREADS=1` + "
               f"`torch.set_num_threads({threads})` were run, and the faster one per row is the PyTorch number (the note says which).")

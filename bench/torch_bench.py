@@ -266,10 +266,26 @@ SECTIONS = {
 
 # ------------------------------------------------------------------------------------------------ parent
 
+def blas_coretype():
+    """OpenBLAS 0.3.21 takes AVX-512 CPUs it does not know (Zen 4/5) for Haswell and runs its AVX2 kernels: on a CPU
+    with AVX-512 the SkylakeX kernels are forced (the peer's best setting). Without AVX-512 they would die of SIGILL,
+    so OpenBLAS's own detection stands (None: the variable is left unset)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return "SkylakeX" if "avx512f" in flags else None
+
+
 def child_env(blas_threads):
     env = dict(os.environ)
     env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
-    env["OPENBLAS_CORETYPE"] = "SkylakeX"
+    coretype = blas_coretype()
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    else:
+        env.pop("OPENBLAS_CORETYPE", None)
     env["GLIBC_TUNABLES"] = GLIBC_TUNABLES
     env.pop("OMP_NUM_THREADS", None)
     env.pop("MKL_NUM_THREADS", None)
@@ -327,7 +343,7 @@ def main():
         "python": platform.python_version(),
         "threads": t,
         "quick": args.quick,
-        "env": {"OPENBLAS_CORETYPE": "SkylakeX", "GLIBC_TUNABLES": GLIBC_TUNABLES},
+        "env": {"OPENBLAS_CORETYPE": blas_coretype() or "(unset: OpenBLAS detects the CPU)", "GLIBC_TUNABLES": GLIBC_TUNABLES},
         "results": results,
     }
     text = json.dumps(doc, indent=1)
