@@ -21,15 +21,16 @@ namespace Nabla.Kernels.Cpu;
 /// micro-kernel reads untransposed B rows in place, and a transposed B is packed one kc×NR slice at a time.
 /// </para>
 /// <para>
-/// Blocking (sizes in elements; float numbers in brackets, double is the same count at twice the bytes):
-/// the depth is cut into blocks of kc ≤ <see cref="KcBytes"/>/sizeof(T) [512]; the A block, mc×kc with
+/// Blocking (sizes in elements; float numbers in brackets for the AVX-512 kernel, double is the same count at twice
+/// the bytes): the depth is cut into blocks of kc ≤ KcBytes/sizeof(T) [512]; the A block, mc×kc with
 /// mc ≤ <see cref="MC"/> [288×512×4 B = 576 KB], stays in the 1 MB L2 while every B micro-panel, kc×NR
 /// [512×32×4 B = 64 KB], streams past it, each B micro-panel being reused by mc/MR = 36 micro-kernel calls
 /// from L1/L2; the A micro-panel, kc×MR [16 KB], stays in L1 for one call. The whole packed B, k×nc
 /// [at most <see cref="PackedBLimit"/> elements: 8 MB], lives in L3. Measured on Zen 5 (48 KB L1, 1 MB L2):
 /// kc = 512, mc = 288 beat kc = 256, mc = 144 by ~15% with two threads and ~3% with one, even though the
 /// B micro-panel then exceeds L1: L2 bandwidth is ample for one 128-byte B row per 16 FMAs, and fewer depth
-/// blocks mean fewer passes of C through the cache.
+/// blocks mean fewer passes of C through the cache. The AVX2 kernel's depth blocks are half as deep, for CPUs with a
+/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>).
 /// </para>
 /// <para>
 /// Threads share the packed B (packed in parallel, one pass) and split C into blocks of rows, or of columns when
@@ -48,8 +49,11 @@ namespace Nabla.Kernels.Cpu;
 /// </remarks>
 internal static unsafe partial class Gemm
 {
-    /// <summary>Largest depth block, in bytes of one packed row of depth: 512 floats or 256 doubles.</summary>
-    private const int KcBytes = 2048;
+    /// <summary>
+    /// Largest depth block of any kernel, in bytes of one packed row of depth (<see cref="IMicroKernel{T}.KcBytes"/>):
+    /// the per-thread buffers are reserved for it.
+    /// </summary>
+    private const int MaxKcBytes = 2048;
 
     /// <summary>Largest row block of A packed at once (a multiple of both kernels' MR): mc×kc must stay in L2.</summary>
     private const int MC = 288;
@@ -173,6 +177,9 @@ internal static unsafe partial class Gemm
         /// <summary>Columns of the C tile, = width of a packed B panel.</summary>
         static abstract int NR { get; }
 
+        /// <summary>Largest depth block, in bytes of one packed row of depth (at most <see cref="MaxKcBytes"/>).</summary>
+        static abstract int KcBytes { get; }
+
         /// <summary>
         /// Multiplies the kc×MR (k-major) A panel at <paramref name="a"/> by the kc×NR B panel at <paramref name="b"/>
         /// (rows <paramref name="ldb"/> apart: NR when packed) into the MR×NR tile at <paramref name="c"/> with row
@@ -188,7 +195,7 @@ internal static unsafe partial class Gemm
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         // Cut k into equal blocks rather than full blocks plus a thin remainder (k = 784 → 2×392, not 512 + 272).
-        int kcMax = KcBytes / sizeof(T);
+        int kcMax = TKernel.KcBytes / sizeof(T);
         int kc = CeilDiv(p.K, CeilDiv(p.K, kcMax));
         // Column blocks of B, each packed whole: k×nc ≤ PackedBLimit.
         int ncMax = Math.Max(nr, PackedBLimit / p.K / nr * nr);
@@ -387,6 +394,7 @@ internal static unsafe partial class Gemm
     {
         public static int MR => 8;
         public static int NR => 2 * Vector512<T>.Count;
+        public static int KcBytes => 2048;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
@@ -452,6 +460,11 @@ internal static unsafe partial class Gemm
     {
         public static int MR => 6;
         public static int NR => 2 * Vector256<T>.Count;
+
+        // 256 floats: the B micro-panel (kc×16 floats, 16 KB) and the A panel (6 KB) then share a 32 KB L1 (Zen 3); with
+        // 512 the B panel alone fills it. Measured on Zen 3 (2 threads, best of 5 processes): 1024³ 18.7 → 13.8 ms,
+        // 64×256×784 (NT) 305 → 286 µs, 256×784×64 (TN) 207 → 175 µs; a 128-float block was no better than 256.
+        public static int KcBytes => 1024;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
@@ -527,10 +540,10 @@ internal static unsafe partial class Gemm
         [ThreadStatic] private static T[]? t_slice;
 
         /// <summary>This thread's A-block buffer (also the direct path's aligned copy of A's rows).</summary>
-        public static T* A(int length) => Get(ref t_a, length, MC * (KcBytes / sizeof(T)));
+        public static T* A(int length) => Get(ref t_a, length, MC * (MaxKcBytes / sizeof(T)));
 
         /// <summary>This thread's buffer for one packed kc×NR slice of B (reserved for the widest kernel's NR).</summary>
-        public static T* Slice(int length) => Get(ref t_slice, length, KcBytes / sizeof(T) * 2 * Vector512<T>.Count);
+        public static T* Slice(int length) => Get(ref t_slice, length, MaxKcBytes / sizeof(T) * 2 * Vector512<T>.Count);
 
         /// <summary>This thread's packed-B buffer, shared with the helper threads for the duration of one call.</summary>
         public static T* B(int length) => Get(ref t_b, length, PackedBLimit);
