@@ -96,6 +96,16 @@ internal readonly struct MaskPositiveFn<T> : IBinaryFn<T> where T : unmanaged, I
                 (Vector512.LoadUnsafe(ref ra, (nuint)i) & mask).StoreUnsafe(ref ry, (nuint)i);
             }
         }
+        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            // AVX2 CPUs: the scalar loop below was 7 % of a LeNet training step on Zen 3.
+            ref T ra = ref MemoryMarshal.GetReference(a), rb = ref MemoryMarshal.GetReference(b), ry = ref MemoryMarshal.GetReference(y);
+            for (; i <= y.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                var mask = Vector256.GreaterThan(Vector256.LoadUnsafe(ref rb, (nuint)i), Vector256<T>.Zero);
+                (Vector256.LoadUnsafe(ref ra, (nuint)i) & mask).StoreUnsafe(ref ry, (nuint)i);
+            }
+        }
         for (; i < y.Length; i++) y[i] = Apply(a[i], b[i]);
     }
 

@@ -137,7 +137,7 @@ internal static class Pooling
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int width = g.Width, outWidth = g.OutWidth;
-        if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
+        if (typeof(T) == typeof(float) && (Vector512.IsHardwareAccelerated || Avx2.IsSupported))
         {
             fixed (T* xp = x, yp = y)
             fixed (int* ap = argmax)
@@ -187,18 +187,15 @@ internal static class Pooling
     /// </summary>
     private static unsafe void MaxRow8(float* x, int at, int width, float* y, int* argmax, int count)
     {
-        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
         bool whole = count == 8;
-        var mask = Lanes512.TailMask<float>(2 * count);
-        var top = whole ? Vector512.Load(x + at) : Lanes512.LoadLanes(x + at, mask);
-        var bottom = whole ? Vector512.Load(x + at + width) : Lanes512.LoadLanes(x + at + width, mask);
+        var (topEven, topOdd) = EvenOdd(x + at, count);
+        var (bottomEven, bottomOdd) = EvenOdd(x + at + width, count);
         var index = Vector256.Create(at) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
-        var max = Vector512.Shuffle(top, even).GetLower();
+        var max = topEven;
         var best = index;
-        Take(Vector512.Shuffle(top, odd).GetLower(), index + Vector256<int>.One, ref max, ref best);
-        Take(Vector512.Shuffle(bottom, even).GetLower(), index + Vector256.Create(width), ref max, ref best);
-        Take(Vector512.Shuffle(bottom, odd).GetLower(), index + Vector256.Create(width + 1), ref max, ref best);
+        Take(topOdd, index + Vector256<int>.One, ref max, ref best);
+        Take(bottomEven, index + Vector256.Create(width), ref max, ref best);
+        Take(bottomOdd, index + Vector256.Create(width + 1), ref max, ref best);
         if (whole)
         {
             max.Store(y);
@@ -209,6 +206,33 @@ internal static class Pooling
             var keep = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count));
             Avx.MaskStore(y, keep.AsSingle(), max);
             Avx2.MaskStore(argmax, keep, best);
+        }
+
+        // The even and odd columns of the 2·count floats at p (lanes past count are unspecified).
+        static (Vector256<float> Even, Vector256<float> Odd) EvenOdd(float* p, int count)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+                var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+                var v = count == 8 ? Vector512.Load(p) : Lanes512.LoadLanes(p, Lanes512.TailMask<float>(2 * count));
+                return (Vector512.Shuffle(v, even).GetLower(), Vector512.Shuffle(v, odd).GetLower());
+            }
+            // AVX2: shufps picks lanes 0, 2 (or 1, 3) of each 128-bit quarter of a and b, giving
+            // [a0 a2 b0 b2 | a4 a6 b4 b6]; swapping the middle 64-bit pairs puts them in order.
+            Vector256<float> a, b;
+            if (count == 8)
+            {
+                a = Vector256.Load(p);
+                b = Vector256.Load(p + 8);
+            }
+            else
+            {
+                a = Avx.MaskLoad(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(2 * count)).AsSingle());
+                b = Avx.MaskLoad(p + 8, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(2 * count - 8)).AsSingle());
+            }
+            return (Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle(),
+                    Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
         }
 
         static void Take(Vector256<float> v, Vector256<int> at, ref Vector256<float> max, ref Vector256<int> best)
