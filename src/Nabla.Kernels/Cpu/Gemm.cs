@@ -113,8 +113,8 @@ internal static unsafe partial class Gemm
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta);
             bool direct = m <= 4 || (long)m * n * k < DirectWorkLimit;
-            if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads);
-            else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads);
+            if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
+            else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads, null);
             else Direct(p, threads);
         }
     }
@@ -188,15 +188,17 @@ internal static unsafe partial class Gemm
         static abstract void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta);
     }
 
+    /// <summary>
+    /// The packed path. <paramref name="prepackedA"/>, when not null, holds all of op(A) already packed by
+    /// <see cref="PackWholeA{T, TKernel}"/> (see <see cref="SharedA{T}"/>), and A is not read.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Packed<T, TKernel>(Problem<T> p, int threads)
+    private static void Packed<T, TKernel>(Problem<T> p, int threads, T* prepackedA)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        // Cut k into equal blocks rather than full blocks plus a thin remainder (k = 784 → 2×392, not 512 + 272).
-        int kcMax = TKernel.KcBytes / sizeof(T);
-        int kc = CeilDiv(p.K, CeilDiv(p.K, kcMax));
+        int kc = DepthBlock<T, TKernel>(p.K);
         // Column blocks of B, each packed whole: k×nc ≤ PackedBLimit.
         int ncMax = Math.Max(nr, PackedBLimit / p.K / nr * nr);
         int nc = RoundUp(CeilDiv(p.N, CeilDiv(p.N, ncMax)), nr);
@@ -232,12 +234,13 @@ internal static unsafe partial class Gemm
                 CpuParallel.For(packTasks, packTasks, t => PackB(p, (T*)bBase, nr, jc, t * nPanels / packTasks, (t + 1) * nPanels / packTasks));
             }
             int tasks = rowBlocks * colBlocks;
+            var aBase = (nint)prepackedA;
             CpuParallel.For(tasks, parallel ? threads : 1, t =>
             {
                 int rb = t / colBlocks, cb = t % colBlocks;
                 int i0 = rb * mPanels / rowBlocks * mr, i1 = Math.Min(p.M, (rb + 1) * mPanels / rowBlocks * mr);
                 int s0 = cb * nPanels / colBlocks, s1 = (cb + 1) * nPanels / colBlocks;
-                PackedBlock<T, TKernel>(p, sharedB ? (T*)bBase : null, kc, i0, i1, jc, s0, s1);
+                PackedBlock<T, TKernel>(p, sharedB ? (T*)bBase : null, (T*)aBase, kc, i0, i1, jc, s0, s1);
             });
         }
     }
@@ -262,12 +265,13 @@ internal static unsafe partial class Gemm
     /// made the product ≈ 4 % faster, and reading B in place (no transposed operand) ≈ 10 % faster again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackedBlock<T, TKernel>(Problem<T> p, T* packedB, int kc, int i0, int i1, int jc, int s0, int s1)
+    private static void PackedBlock<T, TKernel>(Problem<T> p, T* packedB, T* prepackedA, int kc, int i0, int i1, int jc, int s0, int s1)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        T* packedA = Scratch<T>.A(MC * kc);
+        T* packedA = prepackedA == null ? Scratch<T>.A(MC * kc) : null;
+        nint mPadded = RoundUp(p.M, mr);
         T* slice = packedB == null ? Scratch<T>.Slice(kc * nr) : null;
         // Edge tiles (fewer than MR rows or NR columns left) are computed into this buffer, then added to C.
         T* edge = stackalloc T[mr * nr];
@@ -279,8 +283,13 @@ internal static unsafe partial class Gemm
             for (int ic = i0; ic < i1; ic += MC)
             {
                 int mcur = Math.Min(MC, i1 - ic);
-                for (int ir = 0; ir < mcur; ir += mr)
-                    PackPanel(p.A.At(ic + ir, pc), p.A.Row, p.A.Col, Math.Min(mr, mcur - ir), mr, kcur, packedA + (nint)ir * kcur);
+                // This block's A panels: in the whole packed A, depth block pc holds mPadded rows of kcur values.
+                T* aBlock = prepackedA != null ? prepackedA + pc * mPadded + (nint)ic * kcur : packedA;
+                if (prepackedA == null)
+                {
+                    for (int ir = 0; ir < mcur; ir += mr)
+                        PackPanel(p.A.At(ic + ir, pc), p.A.Row, p.A.Col, Math.Min(mr, mcur - ir), mr, kcur, packedA + (nint)ir * kcur);
+                }
 
                 for (int s = s0; s < s1; s++)
                 {
@@ -299,7 +308,7 @@ internal static unsafe partial class Gemm
                     for (int ir = 0; ir < mcur; ir += mr)
                     {
                         int rows = Math.Min(mr, mcur - ir);
-                        T* aPanel = packedA + (nint)ir * kcur;
+                        T* aPanel = aBlock + (nint)ir * kcur;
                         T* cTile = p.C.At(ic + ir, j);
                         if (rows == mr && cols == nr)
                         {
@@ -519,6 +528,12 @@ internal static unsafe partial class Gemm
             return Vector256.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
         }
     }
+
+    /// <summary>The depth block for k: k cut into equal blocks of at most the kernel's KcBytes (k = 784 → 2×392, not 512 + 272).</summary>
+    private static int DepthBlock<T, TKernel>(int k)
+        where T : unmanaged
+        where TKernel : struct, IMicroKernel<T>
+        => CeilDiv(k, CeilDiv(k, TKernel.KcBytes / sizeof(T)));
 
     // ---------------------------------------------------------------- helpers
 

@@ -24,43 +24,70 @@ internal static unsafe class Im2ColConvolution
     {
         var s = new Sizes(g);
         var (outer, inner) = Convolution.Split(g.Batch * g.Groups, threads);
-        CpuParallel.For(outer, outer, chunk =>
+        // y[n, group] (Og × OH·OW) = w[group] (Og × Cg·KH·KW) · col (Cg·KH·KW × OH·OW): each group's weights are packed once.
+        SharedA<T>[] weights = ShareWeights(g, s, false, w, wOff);
+        try
         {
-            var scratch = new Scratch<T>(s);
-            T[]? col = scratch.Col;
-            try
+            CpuParallel.For(outer, outer, chunk =>
             {
-                for (int item = Convolution.ChunkStart(chunk, outer, s.Items); item < Convolution.ChunkStart(chunk + 1, outer, s.Items); item++)
+                var scratch = new Scratch<T>(s);
+                T[]? col = scratch.Col;
+                try
                 {
-                    int n = item / g.Groups, grp = item % g.Groups;
-                    int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                    int yPos = yOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                    int wPos = wOff + grp * s.Og * s.ColRows;
-                    // y[n, group] (Og × OH·OW) = w[group] (Og × Cg·KH·KW) · col (Cg·KH·KW × OH·OW).
-                    if (col is null)
+                    for (int item = Convolution.ChunkStart(chunk, outer, s.Items); item < Convolution.ChunkStart(chunk + 1, outer, s.Items); item++)
                     {
-                        MatMul(false, false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows, x, xPos, s.InPlane, false, y, yPos, s.OutPlane, inner);
-                    }
-                    else
-                    {
-                        scratch.Im2Col(x.AsSpan(xPos, s.Cg * s.InPlane));
-                        MatMul(false, false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows, col, 0, s.OutPlane, false, y, yPos, s.OutPlane, inner);
-                    }
-                    if (bias is not null)
-                    {
-                        for (int o = 0; o < s.Og; o++)
+                        int n = item / g.Groups, grp = item % g.Groups;
+                        int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
+                        int yPos = yOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
+                        if (col is null)
                         {
-                            Span<T> plane = y.AsSpan(yPos + o * s.OutPlane, s.OutPlane);
-                            TensorPrimitives.Add(plane, bias[biasOff + grp * s.Og + o], plane);
+                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, x, xPos, s.InPlane, T.Zero, y, yPos, s.OutPlane, inner);
+                        }
+                        else
+                        {
+                            scratch.Im2Col(x.AsSpan(xPos, s.Cg * s.InPlane));
+                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, col, 0, s.OutPlane, T.Zero, y, yPos, s.OutPlane, inner);
+                        }
+                        if (bias is not null)
+                        {
+                            for (int o = 0; o < s.Og; o++)
+                            {
+                                Span<T> plane = y.AsSpan(yPos + o * s.OutPlane, s.OutPlane);
+                                TensorPrimitives.Add(plane, bias[biasOff + grp * s.Og + o], plane);
+                            }
                         }
                     }
                 }
-            }
-            finally
-            {
-                scratch.Return();
-            }
-        });
+                finally
+                {
+                    scratch.Return();
+                }
+            });
+        }
+        finally
+        {
+            foreach (var shared in weights) shared.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Each group's weights as the A operand of its products, packed once per call: w[group] (Og × Cg·KH·KW), or its
+    /// transpose when <paramref name="transpose"/> (the input gradient's).
+    /// </summary>
+    private static SharedA<T>[] ShareWeights<T>(in ConvGeometry g, in Sizes s, bool transpose, T[] w, int wOff)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Conv2d is implemented for float and double, not {typeof(T).Name}.");
+        var shared = new SharedA<T>[g.Groups];
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            int wPos = wOff + grp * s.Og * s.ColRows;
+            shared[grp] = transpose
+                ? Gemm.Share(true, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows)
+                : Gemm.Share(false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows);
+        }
+        return shared;
     }
 
     /// <summary>dx = ∂⟨conv(x, w), dy⟩/∂x: the transpose of <see cref="Forward{T}"/> in x.</summary>
@@ -69,36 +96,43 @@ internal static unsafe class Im2ColConvolution
     {
         var s = new Sizes(g);
         var (outer, inner) = Convolution.Split(g.Batch * g.Groups, threads);
-        CpuParallel.For(outer, outer, chunk =>
+        // dcol (Cg·KH·KW × OH·OW) = w[group]ᵀ · dy[n, group]; col2im then sums each entry back into the input pixel it
+        // was copied from. A pointwise conv's col is the input itself, so dcol is dx.
+        SharedA<T>[] weights = ShareWeights(g, s, true, w, wOff);
+        try
         {
-            var scratch = new Scratch<T>(s);
-            T[]? col = scratch.Col;
-            try
+            CpuParallel.For(outer, outer, chunk =>
             {
-                for (int item = Convolution.ChunkStart(chunk, outer, s.Items); item < Convolution.ChunkStart(chunk + 1, outer, s.Items); item++)
+                var scratch = new Scratch<T>(s);
+                T[]? col = scratch.Col;
+                try
                 {
-                    int n = item / g.Groups, grp = item % g.Groups;
-                    int dxPos = dxOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                    int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                    int wPos = wOff + grp * s.Og * s.ColRows;
-                    // dcol (Cg·KH·KW × OH·OW) = w[group]ᵀ · dy[n, group]; col2im then sums each entry back into the
-                    // input pixel it was copied from. A pointwise conv's col is the input itself, so dcol is dx.
-                    if (col is null)
+                    for (int item = Convolution.ChunkStart(chunk, outer, s.Items); item < Convolution.ChunkStart(chunk + 1, outer, s.Items); item++)
                     {
-                        MatMul(true, false, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows, dy, dyPos, s.OutPlane, false, dx, dxPos, s.InPlane, inner);
-                    }
-                    else
-                    {
-                        MatMul(true, false, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows, dy, dyPos, s.OutPlane, false, col, 0, s.OutPlane, inner);
-                        scratch.Col2Im(dx.AsSpan(dxPos, s.Cg * s.InPlane));
+                        int n = item / g.Groups, grp = item % g.Groups;
+                        int dxPos = dxOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
+                        int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
+                        if (col is null)
+                        {
+                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, dy, dyPos, s.OutPlane, T.Zero, dx, dxPos, s.InPlane, inner);
+                        }
+                        else
+                        {
+                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, dy, dyPos, s.OutPlane, T.Zero, col, 0, s.OutPlane, inner);
+                            scratch.Col2Im(dx.AsSpan(dxPos, s.Cg * s.InPlane));
+                        }
                     }
                 }
-            }
-            finally
-            {
-                scratch.Return();
-            }
-        });
+                finally
+                {
+                    scratch.Return();
+                }
+            });
+        }
+        finally
+        {
+            foreach (var shared in weights) shared.Dispose();
+        }
     }
 
     /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w = Σₙ dy[n, group] · col(x[n, group])ᵀ per group.</summary>

@@ -58,6 +58,29 @@ public class GemmTests
         => Check<double>(m, n, k, transA, transB, -1.25, 2, threads, seed: HashCode.Combine(m, n, k, transA, transB));
 
     /// <summary>Direct and packed paths, with a second depth block that must accumulate onto the first rather than apply beta again. Beta = 0 starts C as NaN, which must not leak.</summary>
+    public static TheoryData<int, int, int, bool, bool, int> SharedCases()
+    {
+        var data = new TheoryData<int, int, int, bool, bool, int>();
+        foreach (var (m, n, k) in new[] { (1, 7, 5), (4, 300, 300), (17, 31, 13), (64, 196, 800), (63, 65, 127), (150, 70, 300), (300, 40, 100), (300, 50, 1100) })
+            foreach (bool transA in new[] { false, true })
+                foreach (bool transB in new[] { false, true })
+                    foreach (int threads in new[] { 1, 2 })
+                        data.Add(m, n, k, transA, transB, threads);
+        return data;
+    }
+
+    /// <summary>
+    /// A packed once (<see cref="Gemm.Share{T}"/>) and used for two products: on both sides of the direct/packed switch,
+    /// one and several depth blocks and row blocks (m = 300 &gt; MC), every layout.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SharedCases))]
+    public void Shared_A_matches_reference(int m, int n, int k, bool transA, bool transB, int threads)
+    {
+        Check<float>(m, n, k, transA, transB, 1.0, 0.0, threads, seed: m * 31 + n * 7 + k, shared: true);
+        Check<double>(m, n, k, transA, transB, -0.5, 2.0, threads, seed: m * 29 + n * 5 + k, shared: true);
+    }
+
     [Theory]
     [InlineData(1.0, 0.0)]
     [InlineData(1.0, 1.0)]
@@ -139,7 +162,7 @@ public class GemmTests
     /// the whole C buffer (so padding between rows must survive untouched). Beta = 0 starts C as NaN.
     /// The tolerance is per element: a few √(k+2)·ε times |alpha|·Σ|a||b| + |beta·c|, the magnitude the rounding scales with.
     /// </summary>
-    private static void Check<T>(int m, int n, int k, bool transA, bool transB, double alpha, double beta, int threads, int seed)
+    private static void Check<T>(int m, int n, int k, bool transA, bool transB, double alpha, double beta, int threads, int seed, bool shared = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(seed);
@@ -154,7 +177,18 @@ public class GemmTests
         T[] expected = (T[])c.Clone();
         T al = T.CreateChecked(alpha), be = T.CreateChecked(beta);
 
-        Multiply(transA, transB, m, n, k, al, a, aOff, lda, b, bOff, ldb, be, c, cOff, ldc, threads);
+        if (shared)
+        {
+            // A first product with another B, so the second one reads the packed A a second time.
+            using var packed = Gemm.Share(transA, m, n, k, a, aOff, lda);
+            T[] other = Random<T>(rng, b.Length), scratch = new T[c.Length];
+            Gemm.Multiply(packed, transB, n, al, other, bOff, ldb, T.Zero, scratch, cOff, ldc, threads);
+            Gemm.Multiply(packed, transB, n, al, b, bOff, ldb, be, c, cOff, ldc, threads);
+        }
+        else
+        {
+            Multiply(transA, transB, m, n, k, al, a, aOff, lda, b, bOff, ldb, be, c, cOff, ldc, threads);
+        }
         Reference(transA, transB, m, n, k, al, a, aOff, lda, b, bOff, ldb, be, expected, cOff, ldc);
 
         // The same product on absolute values bounds the size of every partial sum.
