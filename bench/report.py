@@ -9,6 +9,7 @@ Only measured numbers are written: every cell comes from the JSON files; a missi
 import argparse
 import datetime
 import json
+import os
 
 
 def load(paths):
@@ -158,7 +159,7 @@ def main():
     md = []
     md.append("# Benchmarks: Nabla vs PyTorch (CPU)\n")
     md.append(f"Generated {doc['generated']} by `{a.command}` — {'quick mode' if quick else 'full mode'}, "
-              f"{threads} threads on both sides, float32. Raw numbers: `bench/results.json`. "
+              f"{threads} threads on both sides, float32. Raw numbers: `{os.path.relpath(a.results)}`. "
               "Every number below is a measurement from that run; nothing is edited by hand.\n")
     md.append("## Machine\n")
     md.append(f"- CPU: {machine.get('cpu', '?')} — `nproc` = {machine.get('nproc', '?')}; {machine.get('flags', '')}")

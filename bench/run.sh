@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Nabla vs PyTorch on this machine, side by side, in one run:
-#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS]
+#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--only SECTIONS] [--name NAME]
 # installs the peer if missing (Debian's python3-torch with OpenBLAS) and Fashion-MNIST, builds bench/Nabla.Bench in
 # Release, runs every section on both sides (Nabla first, then PyTorch, section by section, each in a fresh process,
-# the same thread count), and writes bench/results.json and docs/benchmarks.md.
+# the same thread count), and writes bench/results.json and docs/benchmarks.md (with --name NAME: bench/NAME.json and
+# docs/NAME.md, to keep a run on another kind of machine beside the main one).
 # --wait-quiet S: before each section, wait (at most S seconds over the whole run) until the machine's CPUs have been
 # idle (< 10 % busy) for 3 consecutive 2-second samples, since other processes distort the timings of both sides.
 set -euo pipefail
@@ -14,19 +15,24 @@ QUICK=()
 THREADS=2
 SECTIONS=gemm,train_mlp,train_cnn,infer,tiny
 WAIT_QUIET=0
+NAME=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=(--quick) ;;
     --threads) THREADS="$2"; shift ;;
     --only) SECTIONS="$2"; shift ;;
     --wait-quiet) WAIT_QUIET="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--only gemm,train_mlp,train_cnn,infer,tiny]" >&2; exit 2 ;;
+    --name) NAME="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--only gemm,train_mlp,train_cnn,infer,tiny] [--name NAME]" >&2; exit 2 ;;
   esac
   shift
 done
 COMMAND="bench/run.sh${QUICK:+ --quick} --threads $THREADS"
 [ "$WAIT_QUIET" = 0 ] || COMMAND="$COMMAND --wait-quiet $WAIT_QUIET"
 [ "$SECTIONS" = gemm,train_mlp,train_cnn,infer,tiny ] || COMMAND="$COMMAND --only $SECTIONS"
+[ -z "$NAME" ] || COMMAND="$COMMAND --name $NAME"
+RESULTS=bench/${NAME:-results}.json
+MARKDOWN=docs/${NAME:-benchmarks}.md
 
 # --- the peer: Debian's PyTorch, linked against the pthread OpenBLAS -----------------------------------------------
 PY=/usr/bin/python3
@@ -122,5 +128,5 @@ json.dump(m, open(sys.argv[1], "w"), indent=1)
 EOF
 
 "$PY" bench/report.py --nabla "${NABLA_FILES[@]}" --torch "${TORCH_FILES[@]}" --machine "$RAW/machine.json" \
-  --command "$COMMAND" --results bench/results.json --markdown docs/benchmarks.md
-cat docs/benchmarks.md
+  --command "$COMMAND" --results "$RESULTS" --markdown "$MARKDOWN"
+cat "$MARKDOWN"
