@@ -12,9 +12,11 @@ namespace Nabla.Kernels.Cpu;
 /// <remarks>
 /// One work item is one (image, group) pair: its im2col matrix col has Cg·KH·KW rows, one per (c, kh, kw), and OH·OW
 /// columns, one per output pixel, so that the group's slice of y (Og × OH·OW) is the group's weights (Og × Cg·KH·KW)
-/// times col. Items are split into one contiguous chunk per thread; each chunk rents one col buffer from
-/// <see cref="ArrayPool{T}"/>, so steady-state training touches no fresh memory. Only when there are fewer items than
-/// threads do the GEMMs themselves get more than one thread.
+/// times col. Items are split into one contiguous chunk per thread; each chunk rents one col buffer (and, for horizontal
+/// stride 1, one zero-bordered input buffer) from <see cref="ArrayPool{T}"/>, so steady-state training touches no fresh
+/// memory. The weights, the A operand of every forward and input-gradient product, are packed once per call
+/// (<see cref="Gemm.Share{T}"/>). Only when there are fewer items than threads do the GEMMs themselves get more than
+/// one thread.
 /// </remarks>
 internal static unsafe class Im2ColConvolution
 {

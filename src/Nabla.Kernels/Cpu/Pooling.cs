@@ -209,6 +209,7 @@ internal static class Pooling
         }
 
         // The even and odd columns of the 2·count floats at p (lanes past count are unspecified).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static (Vector256<float> Even, Vector256<float> Odd) EvenOdd(float* p, int count)
         {
             if (Vector512.IsHardwareAccelerated)
