@@ -208,19 +208,26 @@ internal static class Pooling
             Avx2.MaskStore(argmax, keep, best);
         }
 
-        // The even and odd columns of the 2·count floats at p (lanes past count are unspecified).
+        // The even and odd columns of the 2·count floats at p (lanes past count are unspecified), in two small bodies
+        // so that the JIT, which folds the hardware test, inlines the one it keeps.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static (Vector256<float> Even, Vector256<float> Odd) EvenOdd(float* p, int count)
+            => Vector512.IsHardwareAccelerated ? EvenOdd512(p, count) : EvenOdd256(p, count);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static (Vector256<float> Even, Vector256<float> Odd) EvenOdd512(float* p, int count)
         {
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-                var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
-                var v = count == 8 ? Vector512.Load(p) : Lanes512.LoadLanes(p, Lanes512.TailMask<float>(2 * count));
-                return (Vector512.Shuffle(v, even).GetLower(), Vector512.Shuffle(v, odd).GetLower());
-            }
-            // AVX2: shufps picks lanes 0, 2 (or 1, 3) of each 128-bit quarter of a and b, giving
-            // [a0 a2 b0 b2 | a4 a6 b4 b6]; swapping the middle 64-bit pairs puts them in order.
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+            var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+            var v = count == 8 ? Vector512.Load(p) : Lanes512.LoadLanes(p, Lanes512.TailMask<float>(2 * count));
+            return (Vector512.Shuffle(v, even).GetLower(), Vector512.Shuffle(v, odd).GetLower());
+        }
+
+        // AVX2: shufps picks lanes 0, 2 (or 1, 3) of each 128-bit quarter of a and b, giving [a0 a2 b0 b2 | a4 a6 b4 b6];
+        // swapping the middle 64-bit pairs puts them in order.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static (Vector256<float> Even, Vector256<float> Odd) EvenOdd256(float* p, int count)
+        {
             Vector256<float> a, b;
             if (count == 8)
             {
