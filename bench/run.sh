@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Nabla vs PyTorch on this machine, side by side, in one run:
-#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--only SECTIONS] [--name NAME]
+#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--rounds R] [--only SECTIONS] [--name NAME]
 # installs the peer if missing (Debian's python3-torch with OpenBLAS) and Fashion-MNIST, builds bench/Nabla.Bench in
 # Release, runs every section on both sides (Nabla first, then PyTorch, section by section, each in a fresh process,
 # the same thread count), and writes bench/results.json and docs/benchmarks.md (with --name NAME: bench/NAME.json and
 # docs/NAME.md, to keep a run on another kind of machine beside the main one).
+# --rounds R: run each section R times on each side, alternating (Nabla, PyTorch, Nabla, PyTorch, ...), and report each
+# side's faster round per workload: on a VM whose speed drifts by 2× over minutes, one round per side can catch one
+# side in a slow spell.
 # --wait-quiet S: before each section, wait (at most S seconds over the whole run) until the machine's CPUs have been
 # idle (< 10 % busy) for 3 consecutive 2-second samples, since other processes distort the timings of both sides.
 set -euo pipefail
@@ -16,6 +19,7 @@ THREADS=2
 SECTIONS=gemm,train_mlp,train_cnn,infer,tiny
 WAIT_QUIET=0
 NAME=""
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=(--quick) ;;
@@ -23,13 +27,15 @@ while [ $# -gt 0 ]; do
     --only) SECTIONS="$2"; shift ;;
     --wait-quiet) WAIT_QUIET="$2"; shift ;;
     --name) NAME="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--only gemm,train_mlp,train_cnn,infer,tiny] [--name NAME]" >&2; exit 2 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--rounds R] [--only gemm,train_mlp,train_cnn,infer,tiny] [--name NAME]" >&2; exit 2 ;;
   esac
   shift
 done
 COMMAND="bench/run.sh${QUICK:+ --quick} --threads $THREADS"
 [ "$WAIT_QUIET" = 0 ] || COMMAND="$COMMAND --wait-quiet $WAIT_QUIET"
 [ "$SECTIONS" = gemm,train_mlp,train_cnn,infer,tiny ] || COMMAND="$COMMAND --only $SECTIONS"
+[ "$ROUNDS" = 1 ] || COMMAND="$COMMAND --rounds $ROUNDS"
 [ -z "$NAME" ] || COMMAND="$COMMAND --name $NAME"
 RESULTS=bench/${NAME:-results}.json
 MARKDOWN=docs/${NAME:-benchmarks}.md
@@ -86,10 +92,12 @@ for s in ${SECTIONS//,/ }; do
   b=$(busy)
   BUSY+=("$s: ${b}%")
   echo "== $s (CPU busy before: ${b}%, load $(load))" >&2
-  DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x1000000}" dotnet "$DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/nabla_$s.json" >/dev/null
-  "$PY" bench/torch_bench.py "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torch_$s.json" >/dev/null
-  NABLA_FILES+=("$RAW/nabla_$s.json")
-  TORCH_FILES+=("$RAW/torch_$s.json")
+  for r in $(seq "$ROUNDS"); do
+    DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x1000000}" dotnet "$DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/nabla_${s}_$r.json" >/dev/null
+    "$PY" bench/torch_bench.py "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torch_${s}_$r.json" >/dev/null
+    NABLA_FILES+=("$RAW/nabla_${s}_$r.json")
+    TORCH_FILES+=("$RAW/torch_${s}_$r.json")
+  done
 done
 LOAD_AFTER=$(load)
 
