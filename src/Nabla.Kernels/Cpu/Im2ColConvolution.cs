@@ -25,40 +25,71 @@ internal static unsafe class Im2ColConvolution
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = new Sizes(g);
+        // y[n, group] (Og × OH·OW) = w[group] (Og × Cg·KH·KW) · col (Cg·KH·KW × OH·OW).
+        ForEachItem(g, s, threads, ShareWeights(g, s, false, w, wOff), (weights, scratch, n, grp, inner) =>
+        {
+            int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
+            int yPos = yOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
+            if (scratch.Col is null)
+            {
+                Gemm.Multiply(weights, false, s.OutPlane, T.One, x, xPos, s.InPlane, T.Zero, y, yPos, s.OutPlane, inner);
+            }
+            else
+            {
+                scratch.Im2Col(x.AsSpan(xPos, s.Cg * s.InPlane));
+                Gemm.Multiply(weights, false, s.OutPlane, T.One, scratch.Col, 0, s.OutPlane, T.Zero, y, yPos, s.OutPlane, inner);
+            }
+            if (bias is not null)
+            {
+                for (int o = 0; o < s.Og; o++)
+                {
+                    Span<T> plane = y.AsSpan(yPos + o * s.OutPlane, s.OutPlane);
+                    TensorPrimitives.Add(plane, bias[biasOff + grp * s.Og + o], plane);
+                }
+            }
+        });
+    }
+
+    /// <summary>dx = ∂⟨conv(x, w), dy⟩/∂x: the transpose of <see cref="Forward{T}"/> in x.</summary>
+    public static void BackwardInput<T>(ConvGeometry g, T[] dy, int dyOff, T[] w, int wOff, T[] dx, int dxOff, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s = new Sizes(g);
+        // dcol (Cg·KH·KW × OH·OW) = w[group]ᵀ · dy[n, group]; col2im then sums each entry back into the input pixel it
+        // was copied from. A pointwise conv's col is the input itself, so dcol is dx.
+        ForEachItem(g, s, threads, ShareWeights(g, s, true, w, wOff), (weights, scratch, n, grp, inner) =>
+        {
+            int dxPos = dxOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
+            int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
+            if (scratch.Col is null)
+            {
+                Gemm.Multiply(weights, false, s.OutPlane, T.One, dy, dyPos, s.OutPlane, T.Zero, dx, dxPos, s.InPlane, inner);
+            }
+            else
+            {
+                Gemm.Multiply(weights, false, s.OutPlane, T.One, dy, dyPos, s.OutPlane, T.Zero, scratch.Col, 0, s.OutPlane, inner);
+                scratch.Col2Im(dx.AsSpan(dxPos, s.Cg * s.InPlane));
+            }
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="item"/>(the group's weights, this thread's scratch, image, group, GEMM threads) for every
+    /// (image, group) pair, cut into one contiguous chunk per thread; disposes <paramref name="weights"/> at the end.
+    /// </summary>
+    private static void ForEachItem<T>(ConvGeometry g, Sizes s, int threads, SharedA<T>[] weights, Action<SharedA<T>, Scratch<T>, int, int, int> item)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var (outer, inner) = Convolution.Split(g.Batch * g.Groups, threads);
-        // y[n, group] (Og × OH·OW) = w[group] (Og × Cg·KH·KW) · col (Cg·KH·KW × OH·OW): each group's weights are packed once.
-        SharedA<T>[] weights = ShareWeights(g, s, false, w, wOff);
         try
         {
             CpuParallel.For(outer, outer, chunk =>
             {
                 var scratch = new Scratch<T>(s);
-                T[]? col = scratch.Col;
                 try
                 {
-                    for (int item = Convolution.ChunkStart(chunk, outer, s.Items); item < Convolution.ChunkStart(chunk + 1, outer, s.Items); item++)
-                    {
-                        int n = item / g.Groups, grp = item % g.Groups;
-                        int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                        int yPos = yOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                        if (col is null)
-                        {
-                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, x, xPos, s.InPlane, T.Zero, y, yPos, s.OutPlane, inner);
-                        }
-                        else
-                        {
-                            scratch.Im2Col(x.AsSpan(xPos, s.Cg * s.InPlane));
-                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, col, 0, s.OutPlane, T.Zero, y, yPos, s.OutPlane, inner);
-                        }
-                        if (bias is not null)
-                        {
-                            for (int o = 0; o < s.Og; o++)
-                            {
-                                Span<T> plane = y.AsSpan(yPos + o * s.OutPlane, s.OutPlane);
-                                TensorPrimitives.Add(plane, bias[biasOff + grp * s.Og + o], plane);
-                            }
-                        }
-                    }
+                    for (int i = Convolution.ChunkStart(chunk, outer, s.Items); i < Convolution.ChunkStart(chunk + 1, outer, s.Items); i++)
+                        item(weights[i % g.Groups], scratch, i / g.Groups, i % g.Groups, inner);
                 }
                 finally
                 {
@@ -73,8 +104,8 @@ internal static unsafe class Im2ColConvolution
     }
 
     /// <summary>
-    /// Each group's weights as the A operand of its products, packed once per call: w[group] (Og × Cg·KH·KW), or its
-    /// transpose when <paramref name="transpose"/> (the input gradient's).
+    /// Each group's weights as the A operand of its products, packed once per call (<see cref="Gemm.Share{T}"/>):
+    /// w[group] (Og × Cg·KH·KW), or its transpose when <paramref name="transpose"/> (the input gradient's).
     /// </summary>
     private static SharedA<T>[] ShareWeights<T>(in ConvGeometry g, in Sizes s, bool transpose, T[] w, int wOff)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -90,51 +121,6 @@ internal static unsafe class Im2ColConvolution
                 : Gemm.Share(false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows);
         }
         return shared;
-    }
-
-    /// <summary>dx = ∂⟨conv(x, w), dy⟩/∂x: the transpose of <see cref="Forward{T}"/> in x.</summary>
-    public static void BackwardInput<T>(ConvGeometry g, T[] dy, int dyOff, T[] w, int wOff, T[] dx, int dxOff, int threads)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var s = new Sizes(g);
-        var (outer, inner) = Convolution.Split(g.Batch * g.Groups, threads);
-        // dcol (Cg·KH·KW × OH·OW) = w[group]ᵀ · dy[n, group]; col2im then sums each entry back into the input pixel it
-        // was copied from. A pointwise conv's col is the input itself, so dcol is dx.
-        SharedA<T>[] weights = ShareWeights(g, s, true, w, wOff);
-        try
-        {
-            CpuParallel.For(outer, outer, chunk =>
-            {
-                var scratch = new Scratch<T>(s);
-                T[]? col = scratch.Col;
-                try
-                {
-                    for (int item = Convolution.ChunkStart(chunk, outer, s.Items); item < Convolution.ChunkStart(chunk + 1, outer, s.Items); item++)
-                    {
-                        int n = item / g.Groups, grp = item % g.Groups;
-                        int dxPos = dxOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
-                        int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
-                        if (col is null)
-                        {
-                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, dy, dyPos, s.OutPlane, T.Zero, dx, dxPos, s.InPlane, inner);
-                        }
-                        else
-                        {
-                            Gemm.Multiply(weights[grp], false, s.OutPlane, T.One, dy, dyPos, s.OutPlane, T.Zero, col, 0, s.OutPlane, inner);
-                            scratch.Col2Im(dx.AsSpan(dxPos, s.Cg * s.InPlane));
-                        }
-                    }
-                }
-                finally
-                {
-                    scratch.Return();
-                }
-            });
-        }
-        finally
-        {
-            foreach (var shared in weights) shared.Dispose();
-        }
     }
 
     /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w = Σₙ dy[n, group] · col(x[n, group])ᵀ per group.</summary>

@@ -25,21 +25,16 @@ public class GemmTests
         (64, 64, 64), (20, 40, 1100), (150, 70, 300), (9, 1500, 80), (300, 40, 100), (2, 301, 250), (1, 18, 4000), (3, 203, 700),
     ];
 
-    public static TheoryData<int, int, int, bool, bool, int> FloatCases()
-    {
-        var data = new TheoryData<int, int, int, bool, bool, int>();
-        foreach (var (m, n, k) in Shapes)
-            foreach (bool transA in new[] { false, true })
-                foreach (bool transB in new[] { false, true })
-                    foreach (int threads in new[] { 1, 2 })
-                        data.Add(m, n, k, transA, transB, threads);
-        return data;
-    }
+    public static TheoryData<int, int, int, bool, bool, int> FloatCases() => EveryLayout(Shapes);
 
-    public static TheoryData<int, int, int, bool, bool, int> DoubleCases()
+    public static TheoryData<int, int, int, bool, bool, int> DoubleCases() =>
+        EveryLayout([(1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300)]);
+
+    /// <summary>Each shape with A and B each transposed or not, on one and two threads.</summary>
+    private static TheoryData<int, int, int, bool, bool, int> EveryLayout((int M, int N, int K)[] shapes)
     {
         var data = new TheoryData<int, int, int, bool, bool, int>();
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300) })
+        foreach (var (m, n, k) in shapes)
             foreach (bool transA in new[] { false, true })
                 foreach (bool transB in new[] { false, true })
                     foreach (int threads in new[] { 1, 2 })
@@ -58,16 +53,8 @@ public class GemmTests
         => Check<double>(m, n, k, transA, transB, -1.25, 2, threads, seed: HashCode.Combine(m, n, k, transA, transB));
 
     /// <summary>Direct and packed paths, with a second depth block that must accumulate onto the first rather than apply beta again. Beta = 0 starts C as NaN, which must not leak.</summary>
-    public static TheoryData<int, int, int, bool, bool, int> SharedCases()
-    {
-        var data = new TheoryData<int, int, int, bool, bool, int>();
-        foreach (var (m, n, k) in new[] { (1, 7, 5), (4, 300, 300), (17, 31, 13), (64, 196, 800), (63, 65, 127), (150, 70, 300), (300, 40, 100), (300, 50, 1100) })
-            foreach (bool transA in new[] { false, true })
-                foreach (bool transB in new[] { false, true })
-                    foreach (int threads in new[] { 1, 2 })
-                        data.Add(m, n, k, transA, transB, threads);
-        return data;
-    }
+    public static TheoryData<int, int, int, bool, bool, int> SharedCases() =>
+        EveryLayout([(1, 7, 5), (4, 300, 300), (17, 31, 13), (64, 196, 800), (63, 65, 127), (150, 70, 300), (300, 40, 100), (300, 50, 1100)]);
 
     /// <summary>
     /// A packed once (<see cref="Gemm.Share{T}"/>) and used for two products: on both sides of the direct/packed switch,
