@@ -45,9 +45,10 @@ internal static unsafe partial class Gemm
     /// <summary>
     /// Packs op(A) (m×k, as in <see cref="Multiply(bool, bool, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int, int)"/>)
     /// for products with <paramref name="n"/> columns each, to be run by <see cref="Multiply{T}(SharedA{T}, bool, int, T, T[], int, int, T, T[], int, int, int)"/>.
-    /// A must not change while the result is in use; the packed copy is what the products read.
+    /// A must not change while the result is in use; the packed copy is what the products read. The packing is split
+    /// over at most <paramref name="threads"/> threads.
     /// </summary>
-    public static SharedA<T> Share<T>(bool transA, int m, int n, int k, T[] a, int aOffset, int lda)
+    public static SharedA<T> Share<T>(bool transA, int m, int n, int k, T[] a, int aOffset, int lda, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -58,8 +59,8 @@ internal static unsafe partial class Gemm
         // The same choice as Run makes for each product (the packed path needs a SIMD kernel and enough work).
         bool direct = m == 0 || k == 0 || m <= 4 || (long)m * n * k < DirectWorkLimit;
         T[]? packed = null;
-        if (!direct && Vector512.IsHardwareAccelerated) packed = PackWholeA<T, Vector512Kernel<T>>(transA, m, k, a, aOffset, lda);
-        else if (!direct && Vector256.IsHardwareAccelerated) packed = PackWholeA<T, Vector256Kernel<T>>(transA, m, k, a, aOffset, lda);
+        if (!direct && Vector512.IsHardwareAccelerated) packed = PackWholeA<T, Vector512Kernel<T>>(transA, m, k, a, aOffset, lda, threads);
+        else if (!direct && Vector256.IsHardwareAccelerated) packed = PackWholeA<T, Vector256Kernel<T>>(transA, m, k, a, aOffset, lda, threads);
         return new SharedA<T>(transA, m, k, a, aOffset, lda, packed);
     }
 
@@ -91,24 +92,34 @@ internal static unsafe partial class Gemm
     /// <summary>
     /// All of op(A) packed as the packed path reads it: depth block after depth block (at depth pc, the block of kcur
     /// values holds ⌈m/MR⌉·MR rows, as MR-row panels, each k-major), so that block (pc, rows i..) starts at
-    /// pc·⌈m/MR⌉·MR + i·kcur.
+    /// pc·⌈m/MR⌉·MR + i·kcur. Panels are split over the threads when there is enough to pack (at batch 1 a
+    /// convolution's only work besides the product itself).
     /// </summary>
-    private static T[] PackWholeA<T, TKernel>(bool transA, int m, int k, T[] a, int aOffset, int lda)
+    private static T[] PackWholeA<T, TKernel>(bool transA, int m, int k, T[] a, int aOffset, int lda, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
-        int mr = TKernel.MR, kc = DepthBlock<T, TKernel>(k), mPadded = RoundUp(m, mr);
+        int mr = TKernel.MR, kc = DepthBlock<T, TKernel>(k), mPadded = RoundUp(m, mr), panels = mPadded / mr;
         T[] packed = ArrayPool<T>.Shared.Rent(mPadded * k);
+        int tasks = (long)mPadded * k >= ParallelPackElements ? Math.Clamp(threads, 1, panels) : 1;
         fixed (T* pa = a, pp = packed)
         {
-            var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
-            for (int pc = 0; pc < k; pc += kc)
+            nint aBase = (nint)(pa + aOffset), pBase = (nint)pp;
+            CpuParallel.For(tasks, tasks, t =>
             {
-                int kcur = Math.Min(kc, k - pc);
-                for (int i = 0; i < m; i += mr)
-                    PackPanel(am.At(i, pc), am.Row, am.Col, Math.Min(mr, m - i), mr, kcur, pp + (nint)pc * mPadded + (nint)i * kcur);
-            }
+                var am = transA ? new Matrix<T>((T*)aBase, 1, lda) : new Matrix<T>((T*)aBase, lda, 1);
+                int i0 = t * panels / tasks * mr, i1 = Math.Min(m, (t + 1) * panels / tasks * mr);
+                for (int pc = 0; pc < k; pc += kc)
+                {
+                    int kcur = Math.Min(kc, k - pc);
+                    for (int i = i0; i < i1; i += mr)
+                        PackPanel(am.At(i, pc), am.Row, am.Col, Math.Min(mr, m - i), mr, kcur, (T*)pBase + (nint)pc * mPadded + (nint)i * kcur);
+                }
+            });
         }
         return packed;
     }
+
+    /// <summary>Below this many packed elements (64 KB of floats) one thread packs A alone.</summary>
+    private const long ParallelPackElements = 16 * 1024;
 }

@@ -26,7 +26,7 @@ internal static unsafe class Im2ColConvolution
     {
         var s = new Sizes(g);
         // y[n, group] (Og × OH·OW) = w[group] (Og × Cg·KH·KW) · col (Cg·KH·KW × OH·OW).
-        ForEachItem(g, s, threads, ShareWeights(g, s, false, w, wOff), (weights, scratch, n, grp, inner) =>
+        ForEachItem(g, s, threads, ShareWeights(g, s, false, w, wOff, threads), (weights, scratch, n, grp, inner) =>
         {
             int xPos = xOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
             int yPos = yOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
@@ -57,7 +57,7 @@ internal static unsafe class Im2ColConvolution
         var s = new Sizes(g);
         // dcol (Cg·KH·KW × OH·OW) = w[group]ᵀ · dy[n, group]; col2im then sums each entry back into the input pixel it
         // was copied from. A pointwise conv's col is the input itself, so dcol is dx.
-        ForEachItem(g, s, threads, ShareWeights(g, s, true, w, wOff), (weights, scratch, n, grp, inner) =>
+        ForEachItem(g, s, threads, ShareWeights(g, s, true, w, wOff, threads), (weights, scratch, n, grp, inner) =>
         {
             int dxPos = dxOff + (n * g.InChannels + grp * s.Cg) * s.InPlane;
             int dyPos = dyOff + (n * g.OutChannels + grp * s.Og) * s.OutPlane;
@@ -107,7 +107,7 @@ internal static unsafe class Im2ColConvolution
     /// Each group's weights as the A operand of its products, packed once per call (<see cref="Gemm.Share{T}"/>):
     /// w[group] (Og × Cg·KH·KW), or its transpose when <paramref name="transpose"/> (the input gradient's).
     /// </summary>
-    private static SharedA<T>[] ShareWeights<T>(in ConvGeometry g, in Sizes s, bool transpose, T[] w, int wOff)
+    private static SharedA<T>[] ShareWeights<T>(in ConvGeometry g, in Sizes s, bool transpose, T[] w, int wOff, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
@@ -117,8 +117,8 @@ internal static unsafe class Im2ColConvolution
         {
             int wPos = wOff + grp * s.Og * s.ColRows;
             shared[grp] = transpose
-                ? Gemm.Share(true, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows)
-                : Gemm.Share(false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows);
+                ? Gemm.Share(true, s.ColRows, s.OutPlane, s.Og, w, wPos, s.ColRows, threads)
+                : Gemm.Share(false, s.Og, s.OutPlane, s.ColRows, w, wPos, s.ColRows, threads);
         }
         return shared;
     }

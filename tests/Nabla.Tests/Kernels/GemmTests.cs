@@ -167,7 +167,7 @@ public class GemmTests
         if (shared)
         {
             // A first product with another B, so the second one reads the packed A a second time.
-            using var packed = Gemm.Share(transA, m, n, k, a, aOff, lda);
+            using var packed = Gemm.Share(transA, m, n, k, a, aOff, lda, threads);
             T[] other = Random<T>(rng, b.Length), scratch = new T[c.Length];
             Gemm.Multiply(packed, transB, n, al, other, bOff, ldb, T.Zero, scratch, cOff, ldc, threads);
             Gemm.Multiply(packed, transB, n, al, b, bOff, ldb, be, c, cOff, ldc, threads);
