@@ -56,11 +56,10 @@ internal static unsafe partial class Gemm
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         CheckExtent(a.Length, aOffset, transA ? k : m, transA ? m : k, lda, nameof(a));
-        // The same choice as Run makes for each product (the packed path needs a SIMD kernel and enough work).
-        bool direct = m == 0 || k == 0 || m <= 4 || (long)m * n * k < DirectWorkLimit;
-        T[]? packed = null;
-        if (!direct && Vector512.IsHardwareAccelerated) packed = PackWholeA<T, Vector512Kernel<T>>(transA, m, k, a, aOffset, lda, threads);
-        else if (!direct && Vector256.IsHardwareAccelerated) packed = PackWholeA<T, Vector256Kernel<T>>(transA, m, k, a, aOffset, lda, threads);
+        // The same choice, and the same kernel, as each product would get from Run.
+        T[]? packed = !Packs(m, n, k) ? null
+            : Vector512.IsHardwareAccelerated ? PackWholeA<T, Vector512Kernel<T>>(transA, m, k, a, aOffset, lda, threads)
+            : PackWholeA<T, Vector256Kernel<T>>(transA, m, k, a, aOffset, lda, threads);
         return new SharedA<T>(transA, m, k, a, aOffset, lda, packed);
     }
 

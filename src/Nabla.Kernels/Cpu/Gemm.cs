@@ -112,12 +112,18 @@ internal static unsafe partial class Gemm
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta);
-            bool direct = m <= 4 || (long)m * n * k < DirectWorkLimit;
-            if (!direct && Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
-            else if (!direct && Vector256.IsHardwareAccelerated) Packed<T, Vector256Kernel<T>>(p, threads, null);
-            else Direct(p, threads);
+            if (!Packs(m, n, k)) Direct(p, threads);
+            else if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
+            else Packed<T, Vector256Kernel<T>>(p, threads, null);
         }
     }
+
+    /// <summary>
+    /// Whether an m×n×k product takes the packed path: it needs a SIMD micro-kernel, more than 4 rows and enough work
+    /// to repay the packing (<see cref="DirectWorkLimit"/>); otherwise the direct path.
+    /// </summary>
+    private static bool Packs(int m, int n, int k)
+        => m > 4 && (long)m * n * k >= DirectWorkLimit && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated);
 
     private static void CheckExtent(int length, int offset, int rows, int cols, int ld, string name)
     {

@@ -233,7 +233,8 @@ internal static unsafe class Im2ColConvolution
             Col = s.Pointwise ? null : ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane + Slack);
             if (s.Padded && Vector256<T>.IsSupported)
             {
-                // The border is cleared once here and never written again: each image overwrites only the interior.
+                // Cleared once here: im2col writes only the interior, so the border stays zero from image to image
+                // (col2im, which adds into the border, clears the whole buffer for each image itself).
                 int length = s.Cg * s.PaddedPlane + Slack;
                 _padded = ArrayPool<T>.Shared.Rent(length);
                 Array.Clear(_padded, 0, length);
@@ -304,7 +305,7 @@ internal static unsafe class Im2ColConvolution
         where T : unmanaged, INumberBase<T>
     {
         int v = Vector256<T>.Count, wp = s.PaddedWidth, outWidth = s.OutWidth;
-        Vector256<T> tail = TailMask<T>(outWidth % v);
+        Vector256<T> tail = Lanes256.TailMask<T>(outWidth % v);
         Array.Clear(padded, 0, s.Cg * s.PaddedPlane);
         fixed (T* dxs = dx, pp = padded, cp = col)
         {
@@ -332,13 +333,6 @@ internal static unsafe class Im2ColConvolution
                         .CopyTo(new Span<T>(dxs + (nint)c * s.InPlane + ih * s.Width, s.Width));
         }
     }
-
-    /// <summary>All bits set in lanes below <paramref name="count"/>, clear in the others (float or double lanes).</summary>
-    private static Vector256<T> TailMask<T>(int count)
-        where T : unmanaged
-        => typeof(T) == typeof(float)
-            ? Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).As<int, T>()
-            : Vector256.LessThan(Vector256<long>.Indices, Vector256.Create((long)count)).As<long, T>();
 
     /// <summary>
     /// col[(c·KH + kh)·KW + kw, oh·OW + ow] = x[c, oh·sH − pH + kh·dH, ow·sW − pW + kw·dW], or 0 where that position

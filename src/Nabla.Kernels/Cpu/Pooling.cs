@@ -203,9 +203,9 @@ internal static class Pooling
         }
         else
         {
-            var keep = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count));
-            Avx.MaskStore(y, keep.AsSingle(), max);
-            Avx2.MaskStore(argmax, keep, best);
+            var keep = Lanes256.TailMask<float>(count);
+            Avx.MaskStore(y, keep, max);
+            Avx2.MaskStore(argmax, keep.AsInt32(), best);
         }
 
         // The even and odd columns of the 2·count floats at p (lanes past count are unspecified), in two small bodies
@@ -236,8 +236,8 @@ internal static class Pooling
             }
             else
             {
-                a = Avx.MaskLoad(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(2 * count)).AsSingle());
-                b = Avx.MaskLoad(p + 8, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(2 * count - 8)).AsSingle());
+                a = Avx.MaskLoad(p, Lanes256.TailMask<float>(2 * count));
+                b = Avx.MaskLoad(p + 8, Lanes256.TailMask<float>(2 * count - 8));
             }
             return (Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle(),
                     Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
