@@ -45,7 +45,7 @@ public static class DTypeExtensions
     };
 
     /// <summary>NumPy-style promotion for binary ops: bool &lt; int64 &lt; float32 &lt; float64.</summary>
-    public static DType Promote(DType a, DType b) => RankToDType(Math.Max(Rank(a), Rank(b)));
+    public static DType Promote(DType a, DType b) => a == b ? a : RankToDType(Math.Max(Rank(a), Rank(b)));
 
     private static int Rank(DType d) => d switch { DType.Bool => 0, DType.Int64 => 1, DType.Float32 => 2, _ => 3 };
 

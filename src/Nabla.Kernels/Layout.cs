@@ -15,6 +15,7 @@ public sealed class Layout
         for (int i = 0; i < shape.Length; i++) n *= shape[i];
         Count = n;
         IsContiguous = ComputeContiguous(shape, strides);
+        IsRowMajor = offset == 0 && HasRowMajorStrides(shape, strides);
     }
 
     public int[] Shape { get; }
@@ -31,7 +32,17 @@ public sealed class Layout
     /// <summary>True when the elements are stored densely in row-major order starting at <see cref="Offset"/>.</summary>
     public bool IsContiguous { get; }
 
+    /// <summary>
+    /// Exactly what <see cref="Contiguous(int[])"/> builds for this shape: offset 0 and the row-major strides, size-1
+    /// dimensions included. Layouts are immutable, so a fresh tensor of this shape may share this one.
+    /// </summary>
+    public bool IsRowMajor { get; }
+
     public static Layout Contiguous(int[] shape) => new(shape, ContiguousStrides(shape), 0);
+
+    /// <summary>The row-major layout of <paramref name="shape"/>, reusing <paramref name="like"/> when it already is one (saves two allocations per op).</summary>
+    public static Layout Contiguous(int[] shape, Layout like) =>
+        like.IsRowMajor && (ReferenceEquals(like.Shape, shape) || like.Shape.AsSpan().SequenceEqual(shape)) ? like : Contiguous(shape);
 
     public static int[] ContiguousStrides(int[] shape)
     {
@@ -43,6 +54,18 @@ public sealed class Layout
             s *= Math.Max(shape[i], 1);
         }
         return strides;
+    }
+
+    /// <summary>Whether <paramref name="strides"/> are exactly <see cref="ContiguousStrides"/>(<paramref name="shape"/>), without building them.</summary>
+    private static bool HasRowMajorStrides(int[] shape, int[] strides)
+    {
+        int s = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            if (strides[i] != s) return false;
+            s *= Math.Max(shape[i], 1);
+        }
+        return true;
     }
 
     private static bool ComputeContiguous(int[] shape, int[] strides)

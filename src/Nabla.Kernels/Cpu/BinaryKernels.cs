@@ -132,9 +132,8 @@ internal static class BinaryKernels
         if (n == 0) return;
         if (al.IsContiguous && bl.IsContiguous && al.Count == n && bl.Count == n)
         {
-            int ao = al.Offset, bo = bl.Offset, yo = yl.Offset;
-            Chunks.For(n, threads, (start, length) =>
-                TFn.Rows(a.AsSpan(ao + start, length), b.AsSpan(bo + start, length), y.AsSpan(yo + start, length)));
+            Chunks.For(n, threads, (a, ao: al.Offset, b, bo: bl.Offset, y, yo: yl.Offset), static (d, start, length) =>
+                TFn.Rows(d.a.AsSpan(d.ao + start, length), d.b.AsSpan(d.bo + start, length), d.y.AsSpan(d.yo + start, length)));
             return;
         }
         var (shape, s) = Strides.Coalesce(yl.Shape, al.Strides, bl.Strides, yl.Strides);

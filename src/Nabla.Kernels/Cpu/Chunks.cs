@@ -18,18 +18,23 @@ internal static class Chunks
     /// The chunks do not depend on the thread count, so neither do the results: SIMD libraries may treat a range's
     /// ragged end differently (a last element can differ by an ulp), and that end must fall in the same place.
     /// </remarks>
-    public static void For(int n, int threads, Action<int, int> body)
+    /// <remarks>
+    /// The body takes its data as an explicit <paramref name="state"/> so that callers can pass a static lambda: a small
+    /// range then runs with no allocation at all (a capturing lambda costs a closure and a delegate per call, which is
+    /// a fifth of a 4-element add).
+    /// </remarks>
+    public static void For<TState>(int n, int threads, TState state, Action<TState, int, int> body)
     {
         if (n < ParallelThreshold)
         {
-            body(0, n);
+            body(state, 0, n);
             return;
         }
         int chunks = (n + ChunkLength - 1) / ChunkLength;
         CpuParallel.For(chunks, threads, c =>
         {
             int start = c * ChunkLength;
-            body(start, Math.Min(ChunkLength, n - start));
+            body(state, start, Math.Min(ChunkLength, n - start));
         });
     }
 }

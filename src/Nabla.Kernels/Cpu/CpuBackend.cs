@@ -127,19 +127,19 @@ public sealed partial class CpuBackend(int threads) : IBackend
             case DType.Float32:
             {
                 float[] xs = Data<float>(source), ys = Data<float>(dst);
-                Chunks.For(dst.Layout.Count, Threads, (s, n) => UnaryKernels.Float<float>(op, xs.AsSpan(xo + s, n), ys.AsSpan(yo + s, n)));
+                Chunks.For(dst.Layout.Count, Threads, (op, xs, xo, ys, yo), static (d, s, n) => UnaryKernels.Float<float>(d.op, d.xs.AsSpan(d.xo + s, n), d.ys.AsSpan(d.yo + s, n)));
                 break;
             }
             case DType.Float64:
             {
                 double[] xs = Data<double>(source), ys = Data<double>(dst);
-                Chunks.For(dst.Layout.Count, Threads, (s, n) => UnaryKernels.Float<double>(op, xs.AsSpan(xo + s, n), ys.AsSpan(yo + s, n)));
+                Chunks.For(dst.Layout.Count, Threads, (op, xs, xo, ys, yo), static (d, s, n) => UnaryKernels.Float<double>(d.op, d.xs.AsSpan(d.xo + s, n), d.ys.AsSpan(d.yo + s, n)));
                 break;
             }
             default:
             {
                 long[] xs = Data<long>(source), ys = Data<long>(dst);
-                Chunks.For(dst.Layout.Count, Threads, (s, n) => UnaryKernels.Integer<long>(op, xs.AsSpan(xo + s, n), ys.AsSpan(yo + s, n)));
+                Chunks.For(dst.Layout.Count, Threads, (op, xs, xo, ys, yo), static (d, s, n) => UnaryKernels.Integer<long>(d.op, d.xs.AsSpan(d.xo + s, n), d.ys.AsSpan(d.yo + s, n)));
                 break;
             }
         }

@@ -24,7 +24,23 @@ public abstract class Function
     /// Connects <paramref name="y"/>, computed by this primitive from <paramref name="inputs"/>, to the graph when any
     /// input requires gradients, and computes its tangent when any input carries one.
     /// </summary>
-    internal static Tensor Record(Tensor y, Func<Function> make, params Tensor[] inputs)
+    internal static Tensor Record(Tensor y, Func<Function> make, params ReadOnlySpan<Tensor> inputs)
+    {
+        var (grad, tangent) = Needs(inputs);
+        return grad || tangent ? Attach(y, make(), inputs, grad, tangent) : y;
+    }
+
+    /// <summary>
+    /// <see cref="Record(Tensor, Func{Function}, ReadOnlySpan{Tensor})"/> for a primitive whose node the caller has
+    /// already made (elementwise ops read their kernel from it).
+    /// </summary>
+    internal static Tensor Record(Tensor y, Function f, params ReadOnlySpan<Tensor> inputs)
+    {
+        var (grad, tangent) = Needs(inputs);
+        return grad || tangent ? Attach(y, f, inputs, grad, tangent) : y;
+    }
+
+    private static (bool Grad, bool Tangent) Needs(ReadOnlySpan<Tensor> inputs)
     {
         bool grad = false, tangent = false;
         foreach (var x in inputs)
@@ -32,10 +48,12 @@ public abstract class Function
             grad |= x.RequiresGrad;
             tangent |= x.Tangent is not null;
         }
-        grad &= GradMode.IsEnabled;
-        if (!grad && !tangent) return y;
-        var f = make();
-        f.Inputs = inputs;
+        return (grad && GradMode.IsEnabled, tangent);
+    }
+
+    private static Tensor Attach(Tensor y, Function f, ReadOnlySpan<Tensor> inputs, bool grad, bool tangent)
+    {
+        f.Inputs = inputs.ToArray();
         if (grad)
         {
             y.Node = f;

@@ -11,19 +11,23 @@ internal abstract class BinaryFunction : Function
 {
     public abstract BinaryOp Op { get; }
 
-    public static Tensor Apply<TF>(Tensor a, Tensor b) where TF : BinaryFunction, new()
+    /// <summary>
+    /// y = f(a, b), recorded with <paramref name="f"/> as its node. The node is made by the caller (<c>Apply(new Add(), a, b)</c>)
+    /// because it also names the kernel: reading that from a type parameter would cost a reflective construction per
+    /// call, a tenth of a 4-element add.
+    /// </summary>
+    public static Tensor Apply(BinaryFunction f, Tensor a, Tensor b)
     {
-        var op = new TF().Op;
-        var name = op.ToString();
-        a.CheckSameDevice(b, name);
+        var op = f.Op;
+        a.CheckSameDevice(b, f.Name);
         var dtype = DTypeExtensions.Promote(a.DType, b.DType);
         if (op is BinaryOp.Div or BinaryOp.Pow && !dtype.IsFloatingPoint()) dtype = DType.Float32; // true division, as in PyTorch
         if (a.DType != dtype) a = a.To(dtype);
         if (b.DType != dtype) b = b.To(dtype);
-        var shape = Shapes.Broadcast(a.Shape, b.Shape, name);
-        var y = Tensor.Uninitialized(shape, dtype, a.Device);
+        var shape = Shapes.Broadcast(a.Shape, b.Shape, f.Name);
+        var y = Tensor.Uninitialized(Layout.Contiguous(shape, ReferenceEquals(shape, b.Shape) ? b.Layout : a.Layout), dtype, a.Device);
         a.Device.Backend.Binary(op, a.BroadcastView(shape), b.BroadcastView(shape), y.View);
-        return Record(y, static () => new TF(), a, b);
+        return Record(y, f, a, b);
     }
 
     /// <summary>ẏ from the two partial products; null tangents contribute nothing.</summary>
@@ -142,10 +146,10 @@ internal sealed class MaskPositive : BinaryFunction
     public override BinaryOp Op => BinaryOp.MaskPositive;
 
     internal override Tensor?[] Vjp(Tensor y, Tensor dy) =>
-        Reduce(Inputs[0].RequiresGrad ? Apply<MaskPositive>(dy, Inputs[1]) : null, null);
+        Reduce(Inputs[0].RequiresGrad ? Apply(new MaskPositive(), dy, Inputs[1]) : null, null);
 
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) =>
-        Combine(y, dx[0] is { } da ? Apply<MaskPositive>(da, x[1]) : null, dx[1] is null ? null : Tensor.ZerosLike(y));
+        Combine(y, dx[0] is { } da ? Apply(new MaskPositive(), da, x[1]) : null, dx[1] is null ? null : Tensor.ZerosLike(y));
 }
 
 /// <summary>Comparisons: not differentiable, never recorded; they produce Bool tensors.</summary>

@@ -18,14 +18,15 @@ internal abstract class UnaryFunction : Function
 
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => dx[0]! * Derivative(x[0], y);
 
-    public static Tensor Apply<TF>(Tensor x) where TF : UnaryFunction, new()
+    /// <summary>y = f(x), recorded with <paramref name="f"/> as its node (made by the caller, for the reason given at <see cref="BinaryFunction.Apply"/>).</summary>
+    public static Tensor Apply(UnaryFunction f, Tensor x)
     {
-        var op = new TF().Op;
+        var op = f.Op;
         if (!x.DType.IsFloatingPoint() && op is not (UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Sign or UnaryOp.Square or UnaryOp.Relu or UnaryOp.Step))
             x = x.To(DType.Float32); // like PyTorch: transcendental functions of integers are floats
         var y = x.UninitializedLike();
         x.Device.Backend.Unary(op, x.View, y.View);
-        return Record(y, static () => new TF(), x);
+        return Record(y, f, x);
     }
 }
 
@@ -116,9 +117,9 @@ internal sealed class Relu : UnaryFunction
     public override Tensor Derivative(Tensor x, Tensor y) => x.Step();
 
     // ȳ·step(x) in one pass, without materializing step(x).
-    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => [BinaryFunction.Apply<MaskPositive>(dy, Inputs[0])];
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => [BinaryFunction.Apply(new MaskPositive(), dy, Inputs[0])];
 
-    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => BinaryFunction.Apply<MaskPositive>(dx[0]!, x[0]);
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => BinaryFunction.Apply(new MaskPositive(), dx[0]!, x[0]);
 }
 
 internal sealed class Step : UnaryFunction

@@ -6,7 +6,7 @@ internal static class Shapes
     /// <summary>The broadcast shape of a and b: dimensions aligned from the right must be equal or 1.</summary>
     public static int[] Broadcast(int[] a, int[] b, string op)
     {
-        if (a.AsSpan().SequenceEqual(b)) return a;
+        if (Equal(a, b)) return a;
         int rank = Math.Max(a.Length, b.Length);
         var result = new int[rank];
         for (int i = 0; i < rank; i++)
@@ -44,5 +44,5 @@ internal static class Shapes
         return result.ToArray();
     }
 
-    public static bool Equal(int[] a, int[] b) => a.AsSpan().SequenceEqual(b);
+    public static bool Equal(int[] a, int[] b) => ReferenceEquals(a, b) || a.AsSpan().SequenceEqual(b);
 }

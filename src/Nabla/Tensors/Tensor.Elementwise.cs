@@ -8,19 +8,19 @@ public sealed partial class Tensor
     /// <summary>A scalar of this tensor's dtype (so <c>x * 2</c> keeps float32, as in PyTorch).</summary>
     private Tensor Lift(double value) => Scalar(value, DType.IsFloatingPoint() || value == Math.Floor(value) ? DType : DType.Float32, Device);
 
-    public static Tensor operator +(Tensor a, Tensor b) => BinaryFunction.Apply<Add>(a, b);
+    public static Tensor operator +(Tensor a, Tensor b) => BinaryFunction.Apply(new Add(), a, b);
     public static Tensor operator +(Tensor a, double b) => a + a.Lift(b);
     public static Tensor operator +(double a, Tensor b) => b.Lift(a) + b;
-    public static Tensor operator -(Tensor a, Tensor b) => BinaryFunction.Apply<Sub>(a, b);
+    public static Tensor operator -(Tensor a, Tensor b) => BinaryFunction.Apply(new Sub(), a, b);
     public static Tensor operator -(Tensor a, double b) => a - a.Lift(b);
     public static Tensor operator -(double a, Tensor b) => b.Lift(a) - b;
-    public static Tensor operator *(Tensor a, Tensor b) => BinaryFunction.Apply<Mul>(a, b);
+    public static Tensor operator *(Tensor a, Tensor b) => BinaryFunction.Apply(new Mul(), a, b);
     public static Tensor operator *(Tensor a, double b) => a * a.Lift(b);
     public static Tensor operator *(double a, Tensor b) => b.Lift(a) * b;
-    public static Tensor operator /(Tensor a, Tensor b) => BinaryFunction.Apply<Div>(a, b);
+    public static Tensor operator /(Tensor a, Tensor b) => BinaryFunction.Apply(new Div(), a, b);
     public static Tensor operator /(Tensor a, double b) => a / a.Lift(b);
     public static Tensor operator /(double a, Tensor b) => b.Lift(a) / b;
-    public static Tensor operator -(Tensor a) => UnaryFunction.Apply<Neg>(a);
+    public static Tensor operator -(Tensor a) => UnaryFunction.Apply(new Neg(), a);
 
     public Tensor Add(Tensor other) => this + other;
     public Tensor Sub(Tensor other) => this - other;
@@ -29,32 +29,32 @@ public sealed partial class Tensor
     public Tensor Neg() => -this;
 
     /// <summary>Elementwise power xᵉ.</summary>
-    public Tensor Pow(Tensor exponent) => BinaryFunction.Apply<Primitives.Pow>(this, exponent);
+    public Tensor Pow(Tensor exponent) => BinaryFunction.Apply(new Primitives.Pow(), this, exponent);
     public Tensor Pow(double exponent) => exponent == 2 ? Square() : Pow(Lift(exponent));
 
     /// <summary>Elementwise maximum of two tensors (broadcast); NaN propagates.</summary>
-    public Tensor Maximum(Tensor other) => BinaryFunction.Apply<Primitives.Maximum>(this, other);
-    public Tensor Minimum(Tensor other) => BinaryFunction.Apply<Primitives.Minimum>(this, other);
+    public Tensor Maximum(Tensor other) => BinaryFunction.Apply(new Primitives.Maximum(), this, other);
+    public Tensor Minimum(Tensor other) => BinaryFunction.Apply(new Primitives.Minimum(), this, other);
 
-    public Tensor Exp() => UnaryFunction.Apply<Primitives.Exp>(this);
-    public Tensor Log() => UnaryFunction.Apply<Primitives.Log>(this);
+    public Tensor Exp() => UnaryFunction.Apply(new Primitives.Exp(), this);
+    public Tensor Log() => UnaryFunction.Apply(new Primitives.Log(), this);
     /// <summary>log(1 + x), accurate for small x.</summary>
-    public Tensor Log1p() => UnaryFunction.Apply<Primitives.Log1p>(this);
-    public Tensor Sqrt() => UnaryFunction.Apply<Primitives.Sqrt>(this);
-    public Tensor Abs() => UnaryFunction.Apply<Primitives.Abs>(this);
-    public Tensor Sign() => UnaryFunction.Apply<Primitives.Sign>(this);
-    public Tensor Sin() => UnaryFunction.Apply<Primitives.Sin>(this);
-    public Tensor Cos() => UnaryFunction.Apply<Primitives.Cos>(this);
-    public Tensor Tanh() => UnaryFunction.Apply<Primitives.Tanh>(this);
+    public Tensor Log1p() => UnaryFunction.Apply(new Primitives.Log1p(), this);
+    public Tensor Sqrt() => UnaryFunction.Apply(new Primitives.Sqrt(), this);
+    public Tensor Abs() => UnaryFunction.Apply(new Primitives.Abs(), this);
+    public Tensor Sign() => UnaryFunction.Apply(new Primitives.Sign(), this);
+    public Tensor Sin() => UnaryFunction.Apply(new Primitives.Sin(), this);
+    public Tensor Cos() => UnaryFunction.Apply(new Primitives.Cos(), this);
+    public Tensor Tanh() => UnaryFunction.Apply(new Primitives.Tanh(), this);
     /// <summary>σ(x) = 1/(1 + e⁻ˣ).</summary>
-    public Tensor Sigmoid() => UnaryFunction.Apply<Primitives.Sigmoid>(this);
+    public Tensor Sigmoid() => UnaryFunction.Apply(new Primitives.Sigmoid(), this);
     /// <summary>max(x, 0); its gradient at 0 is 0.</summary>
-    public Tensor Relu() => UnaryFunction.Apply<Primitives.Relu>(this);
+    public Tensor Relu() => UnaryFunction.Apply(new Primitives.Relu(), this);
     /// <summary>1 where x &gt; 0, else 0 (the Heaviside step; zero gradient).</summary>
-    public Tensor Step() => UnaryFunction.Apply<Primitives.Step>(this);
-    public Tensor Floor() => UnaryFunction.Apply<Primitives.Floor>(this);
-    public Tensor Reciprocal() => UnaryFunction.Apply<Primitives.Reciprocal>(this);
-    public Tensor Square() => UnaryFunction.Apply<Primitives.Square>(this);
+    public Tensor Step() => UnaryFunction.Apply(new Primitives.Step(), this);
+    public Tensor Floor() => UnaryFunction.Apply(new Primitives.Floor(), this);
+    public Tensor Reciprocal() => UnaryFunction.Apply(new Primitives.Reciprocal(), this);
+    public Tensor Square() => UnaryFunction.Apply(new Primitives.Square(), this);
 
     /// <summary>Clamps to [min, max]; the gradient passes where min ≤ x ≤ max, as in PyTorch.</summary>
     public Tensor Clamp(double? min = null, double? max = null)

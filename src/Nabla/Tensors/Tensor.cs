@@ -113,17 +113,17 @@ public sealed partial class Tensor
     /// A fresh contiguous tensor whose contents are unspecified: only for a kernel's output that the kernel writes in
     /// full (elementwise ops, copies, GEMM with β = 0, reductions, gathers).
     /// </summary>
-    internal static Tensor Uninitialized(int[] shape, DType dtype, Device device)
-    {
-        var layout = Layout.Contiguous(shape);
-        return new(device.Backend.AllocateUninitialized(dtype, layout.Count), layout, device);
-    }
+    internal static Tensor Uninitialized(int[] shape, DType dtype, Device device) => Uninitialized(Layout.Contiguous(shape), dtype, device);
 
-    internal Tensor UninitializedLike(DType? dtype = null) => Uninitialized(Shape, dtype ?? DType, Device);
+    /// <summary><see cref="Uninitialized(int[], DType, Device)"/> with a row-major layout given (shared with another tensor's, which is allowed: layouts are immutable).</summary>
+    internal static Tensor Uninitialized(Layout rowMajor, DType dtype, Device device) =>
+        new(device.Backend.AllocateUninitialized(dtype, rowMajor.Count), rowMajor, device);
+
+    internal Tensor UninitializedLike(DType? dtype = null) => Uninitialized(Layout.Contiguous(Shape, Layout), dtype ?? DType, Device);
 
     internal void CheckSameDevice(Tensor other, string op)
     {
-        if (Device.Type != other.Device.Type || Device.Index != other.Device.Index)
+        if (!ReferenceEquals(Device, other.Device) && (Device.Type != other.Device.Type || Device.Index != other.Device.Index))
             throw new InvalidOperationException($"{op}: tensors are on different devices ({Device} and {other.Device})");
     }
 }
