@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Nabla.Kernels.Cpu;
@@ -54,5 +55,42 @@ internal static unsafe class Transpose
             Avx.Store(o + 2 * toStride, Avx.Permute2x128(t0, t2, 0x31));
             Avx.Store(o + 3 * toStride, Avx.Permute2x128(t1, t3, 0x31));
         }
+    }
+
+    /// <summary>
+    /// Transposes 6 rows of 8 floats (rows fromStride apart) into 8 rows of 6, written contiguously as 48 floats at
+    /// <paramref name="to"/>: the packing of a 6-row A panel for the AVX2 micro-kernel, 8 depth steps at a time. The
+    /// block is transposed as 8×8 with two zero rows; each output row is stored whole (its two extra floats are
+    /// overwritten by the next row), the last one as 4 + 2 so that nothing is written past the 48.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Block6x8(float* from, nint fromStride, float* to)
+    {
+        float* f = from, o = to;
+        var zero = Vector256<float>.Zero;
+        var t0 = Avx.UnpackLow(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
+        var t1 = Avx.UnpackHigh(Avx.LoadVector256(f), Avx.LoadVector256(f + fromStride));
+        var t2 = Avx.UnpackLow(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
+        var t3 = Avx.UnpackHigh(Avx.LoadVector256(f + 2 * fromStride), Avx.LoadVector256(f + 3 * fromStride));
+        var t4 = Avx.UnpackLow(Avx.LoadVector256(f + 4 * fromStride), Avx.LoadVector256(f + 5 * fromStride));
+        var t5 = Avx.UnpackHigh(Avx.LoadVector256(f + 4 * fromStride), Avx.LoadVector256(f + 5 * fromStride));
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, zero, 0x44);
+        var s5 = Avx.Shuffle(t4, zero, 0xEE);
+        var s6 = Avx.Shuffle(t5, zero, 0x44);
+        var s7 = Avx.Shuffle(t5, zero, 0xEE);
+        Avx.Store(o, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(o + 6, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(o + 12, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(o + 18, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(o + 24, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(o + 30, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(o + 36, Avx.Permute2x128(s2, s6, 0x31));
+        var last = Avx.Permute2x128(s3, s7, 0x31);
+        Sse.Store(o + 42, last.GetLower());
+        Sse.StoreLow(o + 46, last.GetUpper());
     }
 }
