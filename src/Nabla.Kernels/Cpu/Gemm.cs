@@ -65,11 +65,12 @@ internal static unsafe partial class Gemm
     private const long DirectWorkLimit = 4 * 1024;
 
     /// <summary>
-    /// Below this many multiply-adds (≈ 100³, 5 µs on one core) a second thread costs more than it saves: besides the
-    /// dispatch (1–2 µs when this was measured; ≈ 0.2–0.8 µs since CpuParallel stopped pulsing callers that never
-    /// blocked) the helper starts with cold caches and must pull the packed B from the other core.
+    /// Below this many multiply-adds (≈ 64³, 3 µs on one core) a second thread costs more than it saves: besides the
+    /// dispatch (≈ 0.2–0.8 µs) the helper starts with cold caches and must pull the packed B from the other core. It
+    /// was 2²⁰ (≈ 100³) until measured at batch 1 on Zen 3: LeNet's conv1 (32×784×25, 627 K) then ran on one thread,
+    /// and two made the whole inference 274 → 260 µs (in-process A/B, medians); 2¹⁷ was no better than 2¹⁸.
     /// </summary>
-    private const long ParallelWorkLimit = 1 << 20;
+    private const long ParallelWorkLimit = 1 << 18;
 
     /// <summary>
     /// C = alpha·op(A)·op(B) + beta·C, row-major. op(A) is m×k: element (i,p) is a[aOffset + i*lda + p], or a[aOffset + p*lda + i] when transA.
