@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Merges Nabla.Bench and torch_bench.py JSON files into bench/results.json and docs/benchmarks.md.
+"""Merges Nabla.Bench, torch_bench.py and TorchSharp.Bench JSON files into bench/results.json and docs/benchmarks.md.
 
-    report.py --nabla a.json [b.json ...] --torch c.json [d.json ...] --machine machine.json
+    report.py --nabla a.json [b.json ...] --torch c.json [d.json ...] [--torchsharp e.json ...] --machine machine.json
               --command "bench/run.sh --quick" --results bench/results.json --markdown docs/benchmarks.md
+
+The ratio that the targets are about is Nabla's time over the best peer's (the faster of PyTorch and TorchSharp).
 
 Only measured numbers are written: every cell comes from the JSON files; a missing measurement is shown as "—".
 """
@@ -67,30 +69,40 @@ def rows(nabla, torch):
     return out
 
 
-def gemm_note(n, t, key):
+def gemm_note(n, t, s, key):
     parts = []
     if n and "gflops" in n:
         parts.append(f"Nabla {n['gflops']:.0f} GFLOP/s")
     if t and "gflops" in t:
         parts.append(f"torch {t['gflops']:.0f} GFLOP/s ({t['variant']})")
+    if s and "gflops" in s:
+        parts.append(f"TorchSharp {s['gflops']:.0f} GFLOP/s")
     if key.endswith("_kernel"):
         np_key = key.replace("_kernel", "_numpy")
         npr = TORCH_RESULTS.get(np_key)
         if npr:
             parts.append(f"numpy matmul(out=) {duration(npr['median_s'])} = {npr['gflops']:.0f} GFLOP/s ({npr['variant']})")
-    errs = [r["max_rel_err"] for r in (n, t) if r and "max_rel_err" in r]
+    errs = [r["max_rel_err"] for r in (n, t, s) if r and "max_rel_err" in r]
     if errs:
         parts.append(f"max rel. err {max(errs):.1e}")
     return "; ".join(parts)
 
 
-def train_note(n, t, key):
+def train_note(n, t, s, key):
     parts = []
-    if n:
-        parts.append(f"Nabla {n['batches']} batches, {n['samples_per_s']:.0f} samples/s, mean loss {n['mean_loss']:.3f}")
-    if t:
-        parts.append(f"torch {t['batches']} batches, {t['samples_per_s']:.0f} samples/s, mean loss {t['mean_loss']:.3f}")
+    for name, r in (("Nabla", n), ("torch", t), ("TorchSharp", s)):
+        if r:
+            parts.append(f"{name} {r['batches']} batches, {r['samples_per_s']:.0f} samples/s, mean loss {r['mean_loss']:.3f}")
     return "; ".join(parts)
+
+
+def best_peer(values):
+    """(name, value) of the smallest of the peers' values that were measured, or (None, None)."""
+    measured = [(v, name) for name, v in values if v is not None]
+    if not measured:
+        return None, None
+    v, name = min(measured)
+    return name, v
 
 
 def ratio_str(r):
@@ -118,6 +130,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nabla", nargs="+", required=True)
     ap.add_argument("--torch", nargs="+", required=True)
+    ap.add_argument("--torchsharp", nargs="*", default=[])
     ap.add_argument("--machine", required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--results", required=True)
@@ -125,38 +138,48 @@ def main():
     a = ap.parse_args()
 
     nabla, torch = load(a.nabla), load(a.torch)
+    torchsharp = load(a.torchsharp) if a.torchsharp else None
     with open(a.machine) as f:
         machine = json.load(f)
     N, T = nabla["results"], torch["results"]
+    S = torchsharp["results"] if torchsharp else {}
     TORCH_RESULTS.update(T)
 
     table = []
+    def value(r, field, unit):
+        return r[field] * UNITS[unit] if r and field in r else None
+
     for label, unit, key, field, note in rows(nabla, torch):
-        n, t = N.get(key), T.get(key)
-        nv = n[field] * UNITS[unit] if n and field in n else None
-        tv = t[field] * UNITS[unit] if t and field in t else None
-        ratio = nv / tv if nv is not None and tv else None
+        n, t, s = N.get(key), T.get(key), S.get(key)
+        nv, tv, sv = value(n, field, unit), value(t, field, unit), value(s, field, unit)
+        peer, pv = best_peer([("PyTorch", tv), ("TorchSharp", sv)])
         # The fastest repetition (fastest batch for training): less sensitive to other load on the machine.
-        nmin = n["min_s"] * UNITS[unit] if n and field == "median_s" else None
-        tmin = t["min_s"] * UNITS[unit] if t and field == "median_s" else None
-        table.append({"workload": label, "unit": unit, "key": key, "field": field, "nabla": nv, "pytorch": tv,
-                      "ratio_nabla_over_pytorch": ratio, "nabla_min": nmin, "pytorch_min": tmin,
-                      "min_ratio_nabla_over_pytorch": nmin / tmin if nmin is not None and tmin else None,
-                      "note": note(n, t, key) if note else ""})
+        mins = {k: value(r, "min_s", unit) if field == "median_s" else None for k, r in (("nabla", n), ("pytorch", t), ("torchsharp", s))}
+        _, pmin = best_peer([("PyTorch", mins["pytorch"]), ("TorchSharp", mins["torchsharp"])])
+        table.append({"workload": label, "unit": unit, "key": key, "field": field, "nabla": nv, "pytorch": tv, "torchsharp": sv,
+                      "ratio_nabla_over_pytorch": nv / tv if nv is not None and tv else None,
+                      "ratio_nabla_over_torchsharp": nv / sv if nv is not None and sv else None,
+                      "best_peer": peer, "ratio_nabla_over_best_peer": nv / pv if nv is not None and pv else None,
+                      "nabla_min": mins["nabla"], "pytorch_min": mins["pytorch"], "torchsharp_min": mins["torchsharp"],
+                      "min_ratio_nabla_over_best_peer": mins["nabla"] / pmin if mins["nabla"] is not None and pmin else None,
+                      "note": note(n, t, s, key) if note else ""})
     memory = []
     for key, label in (("train_mlp", "MLP training run"), ("train_cnn", "CNN training run")):
         # The second epoch's record holds the peak over both epochs; RSS after each epoch shows growth, if any.
         for field, what, k in (("peak_rss_kib", "peak RSS (VmHWM)", key + "_epoch2"),
                                ("rss_after_epoch_kib", "RSS after epoch 1", key),
                                ("rss_after_epoch_kib", "RSS after epoch 2", key + "_epoch2")):
-            n, t = N.get(k), T.get(k)
+            n, t, s = N.get(k), T.get(k), S.get(k)
             nv = n[field] / 1024 if n and field in n else None
             tv = t[field] / 1024 if t and field in t else None
+            sv = s[field] / 1024 if s and field in s else None
+            peer, pv = best_peer([("PyTorch", tv), ("TorchSharp", sv)])
             memory.append({"workload": f"{what}, {label}", "unit": "MiB", "key": k, "field": field, "nabla": nv, "pytorch": tv,
-                           "ratio_nabla_over_pytorch": nv / tv if nv and tv else None})
+                           "torchsharp": sv, "ratio_nabla_over_pytorch": nv / tv if nv and tv else None,
+                           "best_peer": peer, "ratio_nabla_over_best_peer": nv / pv if nv and pv else None})
 
     doc = {"generated": datetime.datetime.now().isoformat(timespec="seconds"), "command": a.command, "machine": machine,
-           "timings": table, "memory": memory, "nabla": nabla, "pytorch": torch}
+           "timings": table, "memory": memory, "nabla": nabla, "pytorch": torch, "torchsharp": torchsharp}
     with open(a.results, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -164,16 +187,22 @@ def main():
     threads = nabla.get("threads", torch.get("threads"))
     quick = nabla.get("quick", False)
     md = []
-    md.append("# Benchmarks: Nabla vs PyTorch (CPU)\n")
+    md.append(f"# Benchmarks: Nabla vs PyTorch{' and TorchSharp' if torchsharp else ''} (CPU)\n")
     md.append(f"Generated {doc['generated']} by `{a.command}` — {'quick mode' if quick else 'full mode'}, "
               f"{threads} threads on both sides, float32. Raw numbers: `{os.path.relpath(a.results)}`. "
-              "Every number below is a measurement from that run; nothing is edited by hand.\n")
+              "Every number below is a measurement from that run; nothing is edited by hand."
+              + ("" if torchsharp else " TorchSharp was left out of this run (`--no-torchsharp`).") + "\n")
     md.append("## Machine\n")
     md.append(f"- CPU: {machine.get('cpu', '?')} — `nproc` = {machine.get('nproc', '?')}; {machine.get('flags', '')}")
     md.append(f"- memory: {machine.get('memory', '?')}; kernel {machine.get('kernel', '?')}")
     md.append(f"- Nabla: {nabla.get('runtime', '?')}, Vector512 accelerated: {nabla.get('vector512', '?')}")
     md.append(f"- PyTorch {torch.get('torch', '?')} (Debian python3-torch), numpy {torch.get('numpy', '?')}, Python {torch.get('python', '?')}, "
               f"OpenBLAS: {machine.get('openblas', '?')}")
+    if torchsharp:
+        md.append(f"- TorchSharp {torchsharp.get('torchsharp', '?')} with libtorch {torchsharp.get('libtorch', '?')} (MKL, oneDNN), "
+                  f"{torchsharp.get('runtime', '?')}; its glue library needs libstdc++ ≥ GCC 13 (GLIBCXX_3.4.32), so on Debian 12 "
+                  "bench/TorchSharp.Bench/compat/make_loadable.py marks that one requirement weak and preloads the one missing "
+                  "function (stream initialisation); nothing that computes is changed")
     md.append(f"- load average before / after the run: {machine.get('load_before', '?')} / {machine.get('load_after', '?')} "
               "(other processes on the machine disturb the timings, most of all PyTorch's OpenMP threads); "
               f"CPU busy (all CPUs, 2 s sample) just before each section: {machine.get('busy_before_sections', '?')}")
@@ -185,8 +214,9 @@ def main():
               "reading the loss, backward, step) after a few warm-up batches (20 MLP, 5 CNN); two epochs are timed in the same process, "
               "the first (which also pays one-time costs: on Nabla's side the JIT's tier-up of the step's code and the growth "
               "of its buffer pool) and the second (the steady state); the median batch and the total of each are reported.")
-    rounds = max([r.get("rounds", 1) for r in list(nabla["results"].values()) + list(torch["results"].values())] or [1])
-    md.append("- Every section runs in a fresh process on each side, Nabla's section first, then PyTorch's, section by section, "
+    rounds = max([r.get("rounds", 1) for r in list(nabla["results"].values()) + list(torch["results"].values()) + list(S.values())] or [1])
+    md.append("- Every section runs in a fresh process on each side, Nabla's section first, then PyTorch's"
+              + (", then TorchSharp's" if torchsharp else "") + ", section by section, "
               "so that both sides see similar machine load; peak RSS is the VmHWM of that process."
               + (f" Each section ran {rounds} rounds, the sides alternating, and each side's faster round (by median) of each "
                  "workload is the one reported, whole." if rounds > 1 else ""))
@@ -194,6 +224,10 @@ def main():
               f"training/inference/tiny op: `OPENBLAS_NUM_THREADS=1`, `torch.set_num_threads({threads})`; SGEMM: both "
               f"`OPENBLAS_NUM_THREADS={threads}` + `torch.set_num_threads(1)` and `OPENBLAS_NUM_THREADS=1` + "
               f"`torch.set_num_threads({threads})` were run, and the faster one per row is the PyTorch number (the note says which).")
+    if torchsharp:
+        md.append(f"- TorchSharp: `torch.set_num_threads({threads})`, `torch.set_num_interop_threads(1)`; every call or batch in a "
+                  "`torch.NewDisposeScope()` (native memory freed at once); SGEMM with `addmm_(a, b, beta: 0)` into an existing "
+                  "output and `mm` allocating; the same loops, models, data and timing rule as the other sides.")
     md.append(f"- Nabla: `Device.CpuWithThreads({threads})` for data and operands, `Gemm.Multiply(..., threads: {threads})`; "
               "the same runtime settings as the `nabla` command (build/TrainingRuntime.props: workstation non-concurrent GC, loops compiled optimized at once, no dynamic PGO, retained VM; `DOTNET_GCgen0size=0x1000000` as scripts/nabla sets it).")
     md.append("- Workloads: MLP 784-256-128-10, batch 64, SGD lr 0.05 momentum 0.9, one Fashion-MNIST epoch (60000 images, 938 batches); "
@@ -202,24 +236,29 @@ def main():
               "inference under `Autograd.NoGrad()` / `torch.no_grad()` on test images with freshly initialized weights.")
     md.append("")
     md.append("## Timings\n")
-    md.append("Ratio = Nabla time / PyTorch time: **time ratio, lower is better** for Nabla (1.0 = parity, 2.0 = Nabla takes twice as long).\n")
+    md.append("Ratios are Nabla's time over a peer's: **time ratios, lower is better** for Nabla (1.0 = parity, 2.0 = Nabla takes "
+              "twice as long). The bold one is against the best peer of the row (the faster of PyTorch and TorchSharp), the one the "
+              "targets are about.\n")
     md.append("The min columns are the fastest repetition (fastest single batch for training); they are less disturbed by other "
-              "load on the machine than the medians, and their ratio is given as a cross-check.\n")
-    md.append("| workload | unit | Nabla median | PyTorch median | Nabla/PyTorch (time ratio, lower is better) | Nabla min | PyTorch min | min ratio | notes |")
-    md.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+              "load on the machine than the medians, and their ratio (Nabla's min over the best peer's min) is given as a cross-check.\n")
+    md.append("| workload | unit | Nabla median | PyTorch median | TorchSharp median | Nabla/PyTorch | Nabla/TorchSharp | "
+              "Nabla/best peer (time ratio, lower is better) | Nabla min | best peer min | min ratio | notes |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in table:
-        md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['nabla'])} | {fmt(r['pytorch'])} | "
-                  f"**{ratio_str(r['ratio_nabla_over_pytorch'])}** | {fmt(r['nabla_min'])} | {fmt(r['pytorch_min'])} | "
-                  f"{ratio_str(r['min_ratio_nabla_over_pytorch'])} | {r['note']} |")
+        pmin = r["pytorch_min"] if r["best_peer"] == "PyTorch" else r["torchsharp_min"]
+        md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['nabla'])} | {fmt(r['pytorch'])} | {fmt(r['torchsharp'])} | "
+                  f"{ratio_str(r['ratio_nabla_over_pytorch'])} | {ratio_str(r['ratio_nabla_over_torchsharp'])} | "
+                  f"**{ratio_str(r['ratio_nabla_over_best_peer'])}** ({r['best_peer'] or '—'}) | {fmt(r['nabla_min'])} | {fmt(pmin)} | "
+                  f"{ratio_str(r['min_ratio_nabla_over_best_peer'])} | {r['note']} |")
     md.append("")
     md.append("## Memory\n")
-    md.append("Ratio = Nabla / PyTorch: **memory ratio, lower is better** for Nabla. Both processes hold the whole training set "
-              "as float32 (60000×784×4 B ≈ 180 MiB).\n")
-    md.append("| workload | unit | Nabla | PyTorch | Nabla/PyTorch (memory ratio, lower is better) |")
-    md.append("|---|---|---:|---:|---:|")
+    md.append("Ratios are Nabla's over a peer's: **memory ratios, lower is better** for Nabla; the bold one is against the "
+              "peer that used less. Every process holds the whole training set as float32 (60000×784×4 B ≈ 180 MiB).\n")
+    md.append("| workload | unit | Nabla | PyTorch | TorchSharp | Nabla/PyTorch | Nabla/best peer (memory ratio, lower is better) |")
+    md.append("|---|---|---:|---:|---:|---:|---:|")
     for r in memory:
-        md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['nabla'])} | {fmt(r['pytorch'])} | "
-                  f"{ratio_str(r['ratio_nabla_over_pytorch'])} |")
+        md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['nabla'])} | {fmt(r['pytorch'])} | {fmt(r['torchsharp'])} | "
+                  f"{ratio_str(r['ratio_nabla_over_pytorch'])} | **{ratio_str(r['ratio_nabla_over_best_peer'])}** ({r['best_peer'] or '—'}) |")
     md.append("")
     md.append("## Reproduce\n")
     md.append("```bash")

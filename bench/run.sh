@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Nabla vs PyTorch on this machine, side by side, in one run:
-#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--rounds R] [--only SECTIONS] [--name NAME]
-# installs the peer if missing (Debian's python3-torch with OpenBLAS) and Fashion-MNIST, builds bench/Nabla.Bench in
-# Release, runs every section on both sides (Nabla first, then PyTorch, section by section, each in a fresh process,
-# the same thread count), and writes bench/results.json and docs/benchmarks.md (with --name NAME: bench/NAME.json and
-# docs/NAME.md, to keep a run on another kind of machine beside the main one).
+# Nabla vs PyTorch and TorchSharp on this machine, side by side, in one run:
+#   bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--rounds R] [--only SECTIONS] [--name NAME] [--no-torchsharp]
+# installs the peers if missing (Debian's python3-torch with OpenBLAS; TorchSharp 0.107 with libtorch 2.10 from NuGet,
+# ≈ 130 MB, made loadable on Debian 12 by bench/TorchSharp.Bench/compat/make_loadable.py) and Fashion-MNIST, builds
+# bench/Nabla.Bench and bench/TorchSharp.Bench in Release, runs every section on every side (Nabla, then PyTorch, then
+# TorchSharp, section by section, each in a fresh process, the same thread count), and writes bench/results.json and
+# docs/benchmarks.md (with --name NAME: bench/NAME.json and docs/NAME.md, to keep a run on another kind of machine
+# beside the main one). --no-torchsharp leaves TorchSharp out (no download).
 # --rounds R: run each section R times on each side, alternating (Nabla, PyTorch, Nabla, PyTorch, ...), and report each
 # side's faster round per workload: on a VM whose speed drifts by 2× over minutes, one round per side can catch one
 # side in a slow spell.
@@ -20,6 +22,7 @@ SECTIONS=gemm,train_mlp,train_cnn,infer,tiny
 WAIT_QUIET=0
 NAME=""
 ROUNDS=1
+TORCHSHARP=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=(--quick) ;;
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
     --wait-quiet) WAIT_QUIET="$2"; shift ;;
     --name) NAME="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--rounds R] [--only gemm,train_mlp,train_cnn,infer,tiny] [--name NAME]" >&2; exit 2 ;;
+    --no-torchsharp) TORCHSHARP=0 ;;
+    *) echo "usage: bench/run.sh [--quick] [--threads T] [--wait-quiet SECONDS] [--rounds R] [--only gemm,train_mlp,train_cnn,infer,tiny] [--name NAME] [--no-torchsharp]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -37,6 +41,7 @@ COMMAND="bench/run.sh${QUICK:+ --quick} --threads $THREADS"
 [ "$SECTIONS" = gemm,train_mlp,train_cnn,infer,tiny ] || COMMAND="$COMMAND --only $SECTIONS"
 [ "$ROUNDS" = 1 ] || COMMAND="$COMMAND --rounds $ROUNDS"
 [ -z "$NAME" ] || COMMAND="$COMMAND --name $NAME"
+[ "$TORCHSHARP" = 1 ] || COMMAND="$COMMAND --no-torchsharp"
 RESULTS=bench/${NAME:-results}.json
 MARKDOWN=docs/${NAME:-benchmarks}.md
 
@@ -57,6 +62,19 @@ ART="$ROOT/bench/artifacts"
 dotnet build bench/Nabla.Bench -c Release --nologo -v quiet --artifacts-path "$ART" >&2
 DLL="$ART/bin/Nabla.Bench/release/Nabla.Bench.dll"
 [ -f "$DLL" ] || { echo "build produced no $DLL" >&2; exit 1; }
+
+# --- the second peer: TorchSharp (bench/TorchSharp.Bench, not part of the library's solution) ------------------------
+if [ "$TORCHSHARP" = 1 ]; then
+  if ! command -v g++ >/dev/null; then   # compat/make_loadable.py compiles a one-function shim
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq g++ >/dev/null
+  fi
+  dotnet build bench/TorchSharp.Bench -c Release --nologo -v quiet --artifacts-path "$ART" >&2
+  TS_DLL="$ART/bin/TorchSharp.Bench/release/TorchSharp.Bench.dll"
+  [ -f "$TS_DLL" ] || { echo "build produced no $TS_DLL" >&2; exit 1; }
+  TS_PRELOAD=$("$PY" bench/TorchSharp.Bench/compat/make_loadable.py "$ART/bin/TorchSharp.Bench/release/runtimes/linux-x64/native")
+fi
 
 RAW="$ART/results"
 rm -rf "$RAW"
@@ -86,6 +104,7 @@ RUN_START=$SECONDS
 LOAD_BEFORE=$(load)
 NABLA_FILES=()
 TORCH_FILES=()
+TS_FILES=()
 BUSY=()
 for s in ${SECTIONS//,/ }; do
   wait_quiet
@@ -97,6 +116,10 @@ for s in ${SECTIONS//,/ }; do
     "$PY" bench/torch_bench.py "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torch_${s}_$r.json" >/dev/null
     NABLA_FILES+=("$RAW/nabla_${s}_$r.json")
     TORCH_FILES+=("$RAW/torch_${s}_$r.json")
+    if [ "$TORCHSHARP" = 1 ]; then
+      LD_PRELOAD="$TS_PRELOAD" dotnet "$TS_DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torchsharp_${s}_$r.json" >/dev/null
+      TS_FILES+=("$RAW/torchsharp_${s}_$r.json")
+    fi
   done
 done
 LOAD_AFTER=$(load)
@@ -135,6 +158,8 @@ m = {
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 EOF
 
-"$PY" bench/report.py --nabla "${NABLA_FILES[@]}" --torch "${TORCH_FILES[@]}" --machine "$RAW/machine.json" \
+TS_ARGS=()
+[ "$TORCHSHARP" = 0 ] || TS_ARGS=(--torchsharp "${TS_FILES[@]}")
+"$PY" bench/report.py --nabla "${NABLA_FILES[@]}" --torch "${TORCH_FILES[@]}" "${TS_ARGS[@]}" --machine "$RAW/machine.json" \
   --command "$COMMAND" --results "$RESULTS" --markdown "$MARKDOWN"
 cat "$MARKDOWN"
