@@ -13,15 +13,13 @@ internal static class Chunks
     /// <summary>Chunk size: a multiple of every vector width, large enough that claiming one is cheap.</summary>
     private const int ChunkLength = 1 << 14;
 
-    /// <summary>Runs <paramref name="body"/>(start, length) over [0, n) in chunks, on up to <paramref name="threads"/> threads.</summary>
+    /// <summary>Runs <paramref name="body"/>(state, start, length) over [0, n) in chunks, on up to <paramref name="threads"/> threads.</summary>
     /// <remarks>
     /// The chunks do not depend on the thread count, so neither do the results: SIMD libraries may treat a range's
     /// ragged end differently (a last element can differ by an ulp), and that end must fall in the same place.
-    /// </remarks>
-    /// <remarks>
     /// The body takes its data as an explicit <paramref name="state"/> so that callers can pass a static lambda: a small
-    /// range then runs with no allocation at all (a capturing lambda costs a closure and a delegate per call, which is
-    /// a fifth of a 4-element add).
+    /// range then runs with no allocation at all (a capturing lambda costs a closure and a delegate on every call, which
+    /// a tiny op notices).
     /// </remarks>
     public static void For<TState>(int n, int threads, TState state, Action<TState, int, int> body)
     {
