@@ -98,25 +98,33 @@ internal static unsafe partial class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
-        int mr = TKernel.MR, kc = DepthBlock<T, TKernel>(k), mPadded = RoundUp(m, mr), panels = mPadded / mr;
-        T[] packed = ArrayPool<T>.Shared.Rent(mPadded * k);
-        int tasks = (long)mPadded * k >= ParallelPackElements ? Math.Clamp(threads, 1, panels) : 1;
+        T[] packed = ArrayPool<T>.Shared.Rent(RoundUp(m, TKernel.MR) * k);
         fixed (T* pa = a, pp = packed)
         {
-            nint aBase = (nint)(pa + aOffset), pBase = (nint)pp;
-            CpuParallel.For(tasks, tasks, t =>
-            {
-                var am = transA ? new Matrix<T>((T*)aBase, 1, lda) : new Matrix<T>((T*)aBase, lda, 1);
-                int i0 = t * panels / tasks * mr, i1 = Math.Min(m, (t + 1) * panels / tasks * mr);
-                for (int pc = 0; pc < k; pc += kc)
-                {
-                    int kcur = Math.Min(kc, k - pc);
-                    for (int i = i0; i < i1; i += mr)
-                        PackPanel(am.At(i, pc), am.Row, am.Col, Math.Min(mr, m - i), mr, kcur, (T*)pBase + (nint)pc * mPadded + (nint)i * kcur);
-                }
-            });
+            var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
+            PackWholeA<T, TKernel>(am, m, k, pp, threads);
         }
         return packed;
+    }
+
+    /// <summary><see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int)"/> from a pinned op(A) into <paramref name="packed"/> (⌈m/MR⌉·MR·k elements).</summary>
+    private static void PackWholeA<T, TKernel>(Matrix<T> a, int m, int k, T* packed, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IMicroKernel<T>
+    {
+        int mr = TKernel.MR, kc = DepthBlock<T, TKernel>(k), mPadded = RoundUp(m, mr), panels = mPadded / mr;
+        int tasks = (long)mPadded * k >= ParallelPackElements ? Math.Clamp(threads, 1, panels) : 1;
+        var pBase = (nint)packed;
+        CpuParallel.For(tasks, tasks, t =>
+        {
+            int i0 = t * panels / tasks * mr, i1 = Math.Min(m, (t + 1) * panels / tasks * mr);
+            for (int pc = 0; pc < k; pc += kc)
+            {
+                int kcur = Math.Min(kc, k - pc);
+                for (int i = i0; i < i1; i += mr)
+                    PackPanel(a.At(i, pc), a.Row, a.Col, Math.Min(mr, m - i), mr, kcur, (T*)pBase + (nint)pc * mPadded + (nint)i * kcur);
+            }
+        });
     }
 
     /// <summary>Below this many packed elements (64 KB of floats) one thread packs A alone.</summary>

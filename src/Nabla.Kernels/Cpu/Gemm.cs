@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -197,7 +198,7 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// The packed path. <paramref name="prepackedA"/>, when not null, holds all of op(A) already packed by
-    /// <see cref="PackWholeA{T, TKernel}"/> (see <see cref="SharedA{T}"/>), and A is not read.
+    /// <see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int)"/> (see <see cref="SharedA{T}"/>), and A is not read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Packed<T, TKernel>(Problem<T> p, int threads, T* prepackedA)
@@ -214,6 +215,28 @@ internal static unsafe partial class Gemm
         int mPanels = CeilDiv(p.M, mr);
         int mBlocks = CeilDiv(mPanels, MC / mr);
         bool parallel = threads > 1 && (long)p.M * p.N * p.K >= ParallelWorkLimit;
+        bool splitRows = parallel && (mBlocks >= threads || ManyRowsInPlaceB<T, TKernel>(p, mPanels, threads));
+        if (prepackedA == null && parallel && !splitRows && p.N > nr && mPanels >= 8 * threads)
+        {
+            // Columns split over the threads, with many rows: every task would pack all of A for itself. It is packed
+            // once instead, shared out over the threads, as Gemm.Share does for a run of products. Zen 3, in-process
+            // A/B, two runs: 256×256×784 NT (a Linear layer at batch 256) +2–3 %, the MLP's batch-256 inference
+            // +2 %; at 64 rows it made no difference, so fewer rows keep packing their own.
+            T[] whole = ArrayPool<T>.Shared.Rent(mPanels * mr * p.K);
+            try
+            {
+                fixed (T* w = whole)
+                {
+                    PackWholeA<T, TKernel>(p.A, p.M, p.K, w, threads);
+                    Packed<T, TKernel>(p, threads, w);
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(whole);
+            }
+            return;
+        }
         for (int jc = 0; jc < p.N; jc += nc)
         {
             int ncur = Math.Min(nc, p.N - jc);
@@ -223,18 +246,8 @@ internal static unsafe partial class Gemm
             // A rows. With fewer row blocks than threads, also split columns, which repacks A once per column block
             // (cheap when there are so few rows).
             int rowBlocks = mBlocks, colBlocks = 1;
-            if (parallel)
-            {
-                // AVX2 kernel, enough rows for every thread, B's rows read in place: split the rows too, which packs B
-                // once (aligned, shared) instead of reading it in place (often misaligned) and packing all of A on every
-                // thread. Zen 3, in-process A/B, three runs: 256³ NN +12–20 %, 128×256×784 NN 0–15 %; a transposed B
-                // is packed either way, and splitting its rows was 0–5 % slower (256×256×784 NT). Not measured with
-                // the AVX-512 kernel (no such CPU at hand), which keeps the split it was tuned with.
-                if (typeof(TKernel) == typeof(Vector256Kernel<T>) && rowBlocks < threads && mPanels >= 8 * threads && p.B.Col == 1)
-                    rowBlocks = threads;
-                if (rowBlocks >= threads) rowBlocks = Math.Min(mPanels, RoundUp(rowBlocks, threads));
-                else colBlocks = Math.Min(nPanels, CeilDiv(threads, rowBlocks));
-            }
+            if (splitRows) rowBlocks = Math.Min(mPanels, RoundUp(Math.Max(rowBlocks, threads), threads));
+            else if (parallel) colBlocks = Math.Min(nPanels, CeilDiv(threads, rowBlocks));
 
             // B[0..k, jc..jc+ncur] is packed as nPanels panels of k×NR; panel s starts at packedB + s·k·NR.
             // When several row blocks read the same panels they are packed first, shared out over the threads;
@@ -258,6 +271,18 @@ internal static unsafe partial class Gemm
             });
         }
     }
+
+    /// <summary>
+    /// AVX2 kernel, rows enough for every thread though fewer than a row block each, B's rows read in place: split the
+    /// rows anyway, which packs B once (aligned, shared) instead of reading it in place (often misaligned) and packing
+    /// all of A on every thread. Zen 3, in-process A/B, three runs: 256³ NN +12–20 %, 128×256×784 NN 0–15 %; a
+    /// transposed B is packed either way, and splitting its rows was 0–5 % slower (256×256×784 NT). Not measured with
+    /// the AVX-512 kernel (no such CPU at hand), which keeps the split it was tuned with.
+    /// </summary>
+    private static bool ManyRowsInPlaceB<T, TKernel>(Problem<T> p, int mPanels, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IMicroKernel<T>
+        => typeof(TKernel) == typeof(Vector256Kernel<T>) && mPanels >= 8 * threads && p.B.Col == 1;
 
     /// <summary>Packs the B panels s0..s1 of the column block starting at column jc, each over the whole depth.</summary>
     private static void PackB<T>(Problem<T> p, T* packedB, int nr, int jc, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
