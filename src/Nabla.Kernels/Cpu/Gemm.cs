@@ -267,8 +267,8 @@ internal static unsafe partial class Gemm
                 int rb = t / colBlocks, cb = t % colBlocks;
                 int i0 = rb * mPanels / rowBlocks * mr, i1 = Math.Min(p.M, (rb + 1) * mPanels / rowBlocks * mr);
                 // Column blocks rounded so that the first ones are the larger: the calling thread, already running,
-                // usually claims task 0, while a helper starts late and pulls its B from the caller's cache. Zen 3, in-process
-                // A/B, two runs: LeNet batch-1 inference 249 → 244 µs, 64×784×256 NN +3 %, 64×196×800 NN +2 %.
+                // usually claims task 0, while a helper starts late and pulls its B from the caller's cache. Zen 3,
+                // in-process A/B, two runs: LeNet batch-1 inference 249 → 244 µs, 64×784×256 NN +3 %, 64×196×800 NN +2 %.
                 int s0 = (cb * nPanels + colBlocks - 1) / colBlocks, s1 = ((cb + 1) * nPanels + colBlocks - 1) / colBlocks;
                 PackedBlock<T, TKernel>(p, sharedB ? (T*)bBase : null, (T*)aBase, kc, i0, i1, jc, s0, s1);
             });
