@@ -244,7 +244,7 @@ internal static unsafe partial class Gemm
 
             // Split C[.., jc..jc+ncur] into row blocks × column blocks. Rows first: each row block packs its own
             // A rows. With fewer row blocks than threads, also split columns, which repacks A once per column block
-            // (cheap when there are so few rows).
+            // (cheap when there are so few rows; with many, A was packed once beforehand, above).
             int rowBlocks = mBlocks, colBlocks = 1;
             if (splitRows) rowBlocks = Math.Min(mPanels, RoundUp(Math.Max(rowBlocks, threads), threads));
             else if (parallel) colBlocks = Math.Min(nPanels, CeilDiv(threads, rowBlocks));
