@@ -100,7 +100,7 @@ internal static unsafe partial class Gemm
                     T* ai = a + i * lda, ci = c + i * ldc + j;
                     for (int l = 0; l < width; l++) partial[l] = DotVector(ai, b + (j + l) * ldb, k);
                     var sums = Vector512.Create(alpha) * SumEach(partial);
-                    if (beta != T.Zero) sums = Fma512(Vector512.Create(beta), Vector512.Load(ci), sums);
+                    if (beta != T.Zero) sums = Lanes512.Fma(Vector512.Create(beta), Vector512.Load(ci), sums);
                     sums.Store(ci);
                 }
             }
@@ -119,7 +119,7 @@ internal static unsafe partial class Gemm
                     T* ai = a + i * lda, ci = c + i * ldc + j;
                     for (int l = 0; l < width; l++) partial[l] = DotVector256(ai, b + (j + l) * ldb, k);
                     var sums = Vector256.Create(alpha) * SumEach256(partial);
-                    if (beta != T.Zero) sums = Fma256(Vector256.Create(beta), Vector256.Load(ci), sums);
+                    if (beta != T.Zero) sums = Lanes256.MultiplyAdd(Vector256.Create(beta), Vector256.Load(ci), sums);
                     sums.Store(ci);
                 }
             }
@@ -171,12 +171,12 @@ internal static unsafe partial class Gemm
         Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
         for (; d <= n - 4 * v; d += 4 * v)
         {
-            s0 = Fma512(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
-            s1 = Fma512(Vector512.Load(x + d + v), Vector512.LoadAligned(y + d + v), s1);
-            s2 = Fma512(Vector512.Load(x + d + 2 * v), Vector512.LoadAligned(y + d + 2 * v), s2);
-            s3 = Fma512(Vector512.Load(x + d + 3 * v), Vector512.LoadAligned(y + d + 3 * v), s3);
+            s0 = Lanes512.Fma(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
+            s1 = Lanes512.Fma(Vector512.Load(x + d + v), Vector512.LoadAligned(y + d + v), s1);
+            s2 = Lanes512.Fma(Vector512.Load(x + d + 2 * v), Vector512.LoadAligned(y + d + 2 * v), s2);
+            s3 = Lanes512.Fma(Vector512.Load(x + d + 3 * v), Vector512.LoadAligned(y + d + 3 * v), s3);
         }
-        for (; d <= n - v; d += v) s0 = Fma512(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
+        for (; d <= n - v; d += v) s0 = Lanes512.Fma(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
         for (; d < n; d++) rest += x[d] * y[d];
         return (s0 + s1) + (s2 + s3) + Vector512.CreateScalar(rest);
     }
@@ -192,12 +192,12 @@ internal static unsafe partial class Gemm
         Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
         for (; d <= n - 4 * v; d += 4 * v)
         {
-            s0 = Fma256(Vector256.Load(x + d), Vector256.LoadAligned(y + d), s0);
-            s1 = Fma256(Vector256.Load(x + d + v), Vector256.LoadAligned(y + d + v), s1);
-            s2 = Fma256(Vector256.Load(x + d + 2 * v), Vector256.LoadAligned(y + d + 2 * v), s2);
-            s3 = Fma256(Vector256.Load(x + d + 3 * v), Vector256.LoadAligned(y + d + 3 * v), s3);
+            s0 = Lanes256.MultiplyAdd(Vector256.Load(x + d), Vector256.LoadAligned(y + d), s0);
+            s1 = Lanes256.MultiplyAdd(Vector256.Load(x + d + v), Vector256.LoadAligned(y + d + v), s1);
+            s2 = Lanes256.MultiplyAdd(Vector256.Load(x + d + 2 * v), Vector256.LoadAligned(y + d + 2 * v), s2);
+            s3 = Lanes256.MultiplyAdd(Vector256.Load(x + d + 3 * v), Vector256.LoadAligned(y + d + 3 * v), s3);
         }
-        for (; d <= n - v; d += v) s0 = Fma256(Vector256.Load(x + d), Vector256.LoadAligned(y + d), s0);
+        for (; d <= n - v; d += v) s0 = Lanes256.MultiplyAdd(Vector256.Load(x + d), Vector256.LoadAligned(y + d), s0);
         for (; d < n; d++) rest += x[d] * y[d];
         return (s0 + s1) + (s2 + s3) + Vector256.CreateScalar(rest);
     }
@@ -221,14 +221,6 @@ internal static unsafe partial class Gemm
         var h01 = Avx.HorizontalAdd(g[0], g[1]);
         var h23 = Avx.HorizontalAdd(g[2], g[3]);
         return (Avx.Permute2x128(h01, h23, 0x20) + Avx.Permute2x128(h01, h23, 0x31)).As<double, T>();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Fma256<T>(Vector256<T> x, Vector256<T> y, Vector256<T> acc) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            return Vector256.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
-        return Vector256.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
     }
 
     /// <summary>
@@ -262,14 +254,6 @@ internal static unsafe partial class Gemm
             var odd = even + Vector512<long>.One;
             return (Avx512F.PermuteVar8x64x2(a.AsDouble(), even, b.AsDouble()) + Avx512F.PermuteVar8x64x2(a.AsDouble(), odd, b.AsDouble())).As<double, T>();
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Fma512<T>(Vector512<T> x, Vector512<T> y, Vector512<T> acc) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            return Vector512.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
-        return Vector512.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
     }
 
     /// <summary>The product when B rows are contiguous: C row += (alpha·A[i,p])·B row p, on the calling thread.</summary>

@@ -408,7 +408,7 @@ internal static unsafe partial class Gemm
                 for (; l + v <= lanes; l += v) Vector256.Store(Vector256.Load(from + l), to + l);
                 if (Avx.IsSupported && l < lanes && l + v <= width)
                 {
-                    Vector256.Store(MaskLoad(from + l, tail), to + l);
+                    Vector256.Store(Lanes256.LoadLanes(from + l, tail), to + l);
                     l += v;
                 }
                 for (; l < lanes; l++) to[l] = from[l];
@@ -458,13 +458,6 @@ internal static unsafe partial class Gemm
         }
     }
 
-    /// <summary>The lanes of <paramref name="mask"/> loaded from <paramref name="address"/>, zero elsewhere (nothing else is read). Needs AVX.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> MaskLoad<T>(T* address, Vector256<T> mask) where T : unmanaged =>
-        typeof(T) == typeof(float)
-            ? Avx.MaskLoad((float*)address, mask.AsSingle()).As<float, T>()
-            : Avx.MaskLoad((double*)address, mask.AsDouble()).As<double, T>();
-
     /// <summary>
     /// 8×(2·Vector512) tile: 16 zmm accumulators, 2 for the B row, 1 broadcast. Per k step: 2 loads + 8 broadcast loads
     /// feed 16 FMAs, i.e. 8 cycles on two FMA pipes against 5 on two load ports; 16 independent chains cover the
@@ -486,14 +479,14 @@ internal static unsafe partial class Gemm
             {
                 var b0 = Vector512.Load(b);
                 var b1 = Vector512.Load(b + Vector512<T>.Count);
-                var x = Vector512.Create(a[0]); c0a = Fma(x, b0, c0a); c0b = Fma(x, b1, c0b);
-                x = Vector512.Create(a[1]); c1a = Fma(x, b0, c1a); c1b = Fma(x, b1, c1b);
-                x = Vector512.Create(a[2]); c2a = Fma(x, b0, c2a); c2b = Fma(x, b1, c2b);
-                x = Vector512.Create(a[3]); c3a = Fma(x, b0, c3a); c3b = Fma(x, b1, c3b);
-                x = Vector512.Create(a[4]); c4a = Fma(x, b0, c4a); c4b = Fma(x, b1, c4b);
-                x = Vector512.Create(a[5]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
-                x = Vector512.Create(a[6]); c6a = Fma(x, b0, c6a); c6b = Fma(x, b1, c6b);
-                x = Vector512.Create(a[7]); c7a = Fma(x, b0, c7a); c7b = Fma(x, b1, c7b);
+                var x = Vector512.Create(a[0]); c0a = Lanes512.Fma(x, b0, c0a); c0b = Lanes512.Fma(x, b1, c0b);
+                x = Vector512.Create(a[1]); c1a = Lanes512.Fma(x, b0, c1a); c1b = Lanes512.Fma(x, b1, c1b);
+                x = Vector512.Create(a[2]); c2a = Lanes512.Fma(x, b0, c2a); c2b = Lanes512.Fma(x, b1, c2b);
+                x = Vector512.Create(a[3]); c3a = Lanes512.Fma(x, b0, c3a); c3b = Lanes512.Fma(x, b1, c3b);
+                x = Vector512.Create(a[4]); c4a = Lanes512.Fma(x, b0, c4a); c4b = Lanes512.Fma(x, b1, c4b);
+                x = Vector512.Create(a[5]); c5a = Lanes512.Fma(x, b0, c5a); c5b = Lanes512.Fma(x, b1, c5b);
+                x = Vector512.Create(a[6]); c6a = Lanes512.Fma(x, b0, c6a); c6b = Lanes512.Fma(x, b1, c6b);
+                x = Vector512.Create(a[7]); c7a = Lanes512.Fma(x, b0, c7a); c7b = Lanes512.Fma(x, b1, c7b);
                 a += 8;
                 b += ldb;
             }
@@ -516,22 +509,14 @@ internal static unsafe partial class Gemm
             T* c1 = c + Vector512<T>.Count;
             if (useBeta)
             {
-                Fma(alpha, x0, beta * Vector512.Load(c)).Store(c);
-                Fma(alpha, x1, beta * Vector512.Load(c1)).Store(c1);
+                Lanes512.Fma(alpha, x0, beta * Vector512.Load(c)).Store(c);
+                Lanes512.Fma(alpha, x1, beta * Vector512.Load(c1)).Store(c1);
             }
             else
             {
                 (alpha * x0).Store(c);
                 (alpha * x1).Store(c1);
             }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> acc)
-        {
-            if (typeof(T) == typeof(float))
-                return Vector512.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
-            return Vector512.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
         }
     }
 
@@ -559,20 +544,20 @@ internal static unsafe partial class Gemm
             {
                 var b0 = Vector256.Load(b);
                 var b1 = Vector256.Load(b + Vector256<T>.Count);
-                var x = Vector256.Create(a[0]); c0a = Fma(x, b0, c0a); c0b = Fma(x, b1, c0b);
-                x = Vector256.Create(a[1]); c1a = Fma(x, b0, c1a); c1b = Fma(x, b1, c1b);
-                x = Vector256.Create(a[2]); c2a = Fma(x, b0, c2a); c2b = Fma(x, b1, c2b);
-                x = Vector256.Create(a[3]); c3a = Fma(x, b0, c3a); c3b = Fma(x, b1, c3b);
-                x = Vector256.Create(a[4]); c4a = Fma(x, b0, c4a); c4b = Fma(x, b1, c4b);
-                x = Vector256.Create(a[5]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
+                var x = Vector256.Create(a[0]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
+                x = Vector256.Create(a[1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
+                x = Vector256.Create(a[2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
+                x = Vector256.Create(a[3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
+                x = Vector256.Create(a[4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
+                x = Vector256.Create(a[5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
                 b0 = Vector256.Load(b + ldb);
                 b1 = Vector256.Load(b + ldb + Vector256<T>.Count);
-                x = Vector256.Create(a[6]); c0a = Fma(x, b0, c0a); c0b = Fma(x, b1, c0b);
-                x = Vector256.Create(a[7]); c1a = Fma(x, b0, c1a); c1b = Fma(x, b1, c1b);
-                x = Vector256.Create(a[8]); c2a = Fma(x, b0, c2a); c2b = Fma(x, b1, c2b);
-                x = Vector256.Create(a[9]); c3a = Fma(x, b0, c3a); c3b = Fma(x, b1, c3b);
-                x = Vector256.Create(a[10]); c4a = Fma(x, b0, c4a); c4b = Fma(x, b1, c4b);
-                x = Vector256.Create(a[11]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
+                x = Vector256.Create(a[6]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
+                x = Vector256.Create(a[7]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
+                x = Vector256.Create(a[8]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
+                x = Vector256.Create(a[9]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
+                x = Vector256.Create(a[10]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
+                x = Vector256.Create(a[11]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
                 a += 12;
                 b += 2 * ldb;
             }
@@ -580,12 +565,12 @@ internal static unsafe partial class Gemm
             {
                 var b0 = Vector256.Load(b);
                 var b1 = Vector256.Load(b + Vector256<T>.Count);
-                var x = Vector256.Create(a[0]); c0a = Fma(x, b0, c0a); c0b = Fma(x, b1, c0b);
-                x = Vector256.Create(a[1]); c1a = Fma(x, b0, c1a); c1b = Fma(x, b1, c1b);
-                x = Vector256.Create(a[2]); c2a = Fma(x, b0, c2a); c2b = Fma(x, b1, c2b);
-                x = Vector256.Create(a[3]); c3a = Fma(x, b0, c3a); c3b = Fma(x, b1, c3b);
-                x = Vector256.Create(a[4]); c4a = Fma(x, b0, c4a); c4b = Fma(x, b1, c4b);
-                x = Vector256.Create(a[5]); c5a = Fma(x, b0, c5a); c5b = Fma(x, b1, c5b);
+                var x = Vector256.Create(a[0]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
+                x = Vector256.Create(a[1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
+                x = Vector256.Create(a[2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
+                x = Vector256.Create(a[3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
+                x = Vector256.Create(a[4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
+                x = Vector256.Create(a[5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
                 a += 6;
                 b += ldb;
             }
@@ -606,22 +591,14 @@ internal static unsafe partial class Gemm
             T* c1 = c + Vector256<T>.Count;
             if (useBeta)
             {
-                Fma(alpha, x0, beta * Vector256.Load(c)).Store(c);
-                Fma(alpha, x1, beta * Vector256.Load(c1)).Store(c1);
+                Lanes256.MultiplyAdd(alpha, x0, beta * Vector256.Load(c)).Store(c);
+                Lanes256.MultiplyAdd(alpha, x1, beta * Vector256.Load(c1)).Store(c1);
             }
             else
             {
                 (alpha * x0).Store(c);
                 (alpha * x1).Store(c1);
             }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> acc)
-        {
-            if (typeof(T) == typeof(float))
-                return Vector256.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
-            return Vector256.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
         }
     }
 

@@ -1,12 +1,14 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Nabla.Kernels.Cpu;
 
 /// <summary>
-/// Vector256 building blocks shared by the kernels' 256-bit paths (<see cref="Im2ColConvolution"/>,
+/// Vector256 building blocks shared by the kernels' 256-bit paths (<see cref="Gemm"/>, <see cref="Im2ColConvolution"/>,
 /// <see cref="Pooling"/>); the 512-bit ones are in <see cref="Lanes512"/>. T is float or double.
 /// </summary>
-internal static class Lanes256
+internal static unsafe class Lanes256
 {
     /// <summary>All bits set in lanes below <paramref name="count"/>, clear in the others.</summary>
     public static Vector256<T> TailMask<T>(int count)
@@ -14,4 +16,22 @@ internal static class Lanes256
         => typeof(T) == typeof(float)
             ? Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).As<int, T>()
             : Vector256.LessThan(Vector256<long>.Indices, Vector256.Create((long)count)).As<long, T>();
+
+    /// <summary>Loads the lanes set in <paramref name="mask"/> and zeros elsewhere; masked-out lanes are not read, so cannot fault. Needs AVX.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> LoadLanes<T>(T* src, Vector256<T> mask)
+        where T : unmanaged
+        => typeof(T) == typeof(float)
+            ? Avx.MaskLoad((float*)src, mask.AsSingle()).As<float, T>()
+            : Avx.MaskLoad((double*)src, mask.AsDouble()).As<double, T>();
+
+    /// <summary>a·b + c, fused where the CPU has FMA (a multiply and an add otherwise); the JIT keeps only the branch for T.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.MultiplyAddEstimate(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        return Vector256.MultiplyAddEstimate(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+    }
 }
