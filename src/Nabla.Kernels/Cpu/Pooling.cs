@@ -236,8 +236,8 @@ internal static class Pooling
             }
             else
             {
-                a = Avx.MaskLoad(p, Lanes256.TailMask<float>(2 * count));
-                b = Avx.MaskLoad(p + 8, Lanes256.TailMask<float>(2 * count - 8));
+                a = Lanes256.LoadLanes(p, Lanes256.TailMask<float>(2 * count));
+                b = Lanes256.LoadLanes(p + 8, Lanes256.TailMask<float>(2 * count - 8));
             }
             return (Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle(),
                     Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
