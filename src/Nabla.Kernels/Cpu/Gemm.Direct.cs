@@ -50,9 +50,8 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// Copies the rows of op(A) into this thread's scratch at the same offset within a cache line as the first row of
-    /// B. Then, when B rows are a whole number of cache lines apart (k = 784, 256, 128, 3136 all are), one peel makes
-    /// every vector load of both operands aligned: a load that straddles two cache lines costs a second access, and
-    /// measured on Zen 5 misaligned operands made a 1×784·784×256 product 40 % slower. Returns the first row; rows are
+    /// B. The dot products align their loads of B, so when B rows are a whole number of cache lines apart (k = 784,
+    /// 256, 128, 3136 all are) the loads of A are aligned too. Returns the first row; rows are
     /// <paramref name="stride"/> apart.
     /// </summary>
     private static T* AlignedRows<T>(Problem<T> p, out nint stride) where T : unmanaged, IFloatingPointIeee754<T>
@@ -105,7 +104,7 @@ internal static unsafe partial class Gemm
                 }
             }
         }
-        else if (Avx.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        else if (Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
         {
             // The same with 256-bit vectors (AVX2 CPUs). Row by row, with two accumulators and a horizontal sum each,
             // the MLP's batch-1 inference (784×256, then 256×128) was bound by the FMA latency: on Zen 3 this took it
@@ -135,11 +134,24 @@ internal static unsafe partial class Gemm
         }
     }
 
-    /// <summary>x · y over n values: the sum of the lanes of <see cref="DotVector"/> when Vector512 is accelerated, else Vector&lt;T&gt; or scalar code.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>
+    /// x · y over n values, with the same bits as the lane of <see cref="SumEach{T}"/> or <see cref="SumEach256{T}"/>
+    /// that a block of columns would give (a column's result must not depend on how the columns were split over the
+    /// threads): the lanes of <see cref="DotVector"/> added by the same pairwise tree. Vector&lt;T&gt; or scalar code
+    /// without AVX2.
+    /// </summary>
     private static T Dot<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated) return Vector512.Sum(DotVector(x, y, n));
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        {
+            var lanes = DotVector(x, y, n);
+            return PairwiseSum((T*)&lanes, Vector512<T>.Count);
+        }
+        if (Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        {
+            var lanes = DotVector256(x, y, n);
+            return PairwiseSum((T*)&lanes, Vector256<T>.Count);
+        }
         T sum = T.Zero;
         int d = 0;
         if (Vector.IsHardwareAccelerated)
@@ -156,50 +168,134 @@ internal static unsafe partial class Gemm
         return sum;
     }
 
+    /// <summary>((v0 + v1) + (v2 + v3)) + ((v4 + v5) + …): the order in which the SumEach trees add one vector's lanes.</summary>
+    private static T PairwiseSum<T>(T* v, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (; count > 1; count /= 2)
+        {
+            for (int i = 0; i < count / 2; i++) v[i] = v[2 * i] + v[2 * i + 1];
+        }
+        return v[0];
+    }
+
+    // The dot products below read y (a row of B, the big operand) with aligned loads: a load that straddles two cache
+    // lines costs a second access, and on Zen 5 misaligned operands made 1×784·784×256 40 % slower (on Zen 3, 256-bit
+    // loads 16 bytes off made it 10–15 % slower). Yet the result must not depend on where y happens to lie (a managed
+    // array moves, and a tensor recomputed by a checkpoint has new storage): peeling scalars up to the boundary would
+    // sum in an order set by the address. So the order is fixed by the indices alone — element d goes to lane d mod V
+    // of accumulator ⌊d/V⌋ mod 4, V lanes per vector — and the aligned loop, which sees element d in lane (d + off) mod V
+    // of vector ⌊(d + off)/V⌋ (off: y's lanes past a vector boundary), is mapped back onto that order at the end.
+    // Aligned accumulator b's lanes L ≥ off hold canonical accumulator b's lanes L − off, and its lanes L < off hold
+    // canonical accumulator b − 1's lanes L − off + V (those elements' canonical vector began in the aligned vector
+    // before). Each slot adds the same products in the same order either way; the head and tail vectors are loaded
+    // under masks (masked-out lanes are neither read nor faulted on) and add exact zeros.
+
     /// <summary>
-    /// A vector whose lanes add up to x · y over n values. The head up to y's first cache-line boundary is done one by
-    /// one, so the vector loads of y are aligned (and those of x too when it shares y's offset in the line); four
-    /// accumulators cover the FMA latency.
+    /// A vector whose lanes add up to x · y over n values (n ≥ 1), the same bits wherever x and y lie in memory (see
+    /// above). Loads of y are aligned, and those of x too when it shares y's offset in a vector; four accumulators cover
+    /// the FMA latency.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> DotVector<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int v = Vector512<T>.Count, d = 0;
-        T rest = T.Zero;
-        int head = Math.Min(n, (int)((64 - ((nint)y & 63)) & 63) / sizeof(T));
-        for (; d < head; d++) rest += x[d] * y[d];
-        Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
-        for (; d <= n - 4 * v; d += 4 * v)
+        int v = Vector512<T>.Count;
+        int off = (int)((nint)y & (64 - 1)) / sizeof(T), last = (n + off - 1) / v;
+        x -= off;
+        y -= off;
+        var head = Vector512.AndNot(Lanes512.TailMask<T>(off + n), Lanes512.TailMask<T>(off));
+        Vector512<T> s0 = Lanes512.Fma(Lanes512.LoadLanes(x, head), Lanes512.LoadLanes(y, head), default), s1 = default, s2 = default, s3 = default;
+        nint q = 1;
+        // Vectors 1–3 into accumulators 1–3, then whole groups of four, then up to three more into 0–2.
+        if (q < last) { s1 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s1); q++; }
+        if (q < last) { s2 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s2); q++; }
+        if (q < last) { s3 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s3); q++; }
+        for (; q + 4 <= last; q += 4)
         {
-            s0 = Lanes512.Fma(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
-            s1 = Lanes512.Fma(Vector512.Load(x + d + v), Vector512.LoadAligned(y + d + v), s1);
-            s2 = Lanes512.Fma(Vector512.Load(x + d + 2 * v), Vector512.LoadAligned(y + d + 2 * v), s2);
-            s3 = Lanes512.Fma(Vector512.Load(x + d + 3 * v), Vector512.LoadAligned(y + d + 3 * v), s3);
+            s0 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s0);
+            s1 = Lanes512.Fma(Vector512.Load(x + (q + 1) * v), Vector512.LoadAligned(y + (q + 1) * v), s1);
+            s2 = Lanes512.Fma(Vector512.Load(x + (q + 2) * v), Vector512.LoadAligned(y + (q + 2) * v), s2);
+            s3 = Lanes512.Fma(Vector512.Load(x + (q + 3) * v), Vector512.LoadAligned(y + (q + 3) * v), s3);
         }
-        for (; d <= n - v; d += v) s0 = Lanes512.Fma(Vector512.Load(x + d), Vector512.LoadAligned(y + d), s0);
-        for (; d < n; d++) rest += x[d] * y[d];
-        return (s0 + s1) + (s2 + s3) + Vector512.CreateScalar(rest);
+        if (q < last) { s0 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s0); q++; }
+        if (q < last) { s1 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s1); q++; }
+        if (q < last) { s2 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s2); q++; }
+        if (last > 0)
+        {
+            var tail = Lanes512.TailMask<T>(off + n - last * v);
+            Vector512<T> xs = Lanes512.LoadLanes(x + q * v, tail), ys = Lanes512.LoadLanes(y + q * v, tail);
+            switch (last & 3)
+            {
+                case 0: s0 = Lanes512.Fma(xs, ys, s0); break;
+                case 1: s1 = Lanes512.Fma(xs, ys, s1); break;
+                case 2: s2 = Lanes512.Fma(xs, ys, s2); break;
+                default: s3 = Lanes512.Fma(xs, ys, s3); break;
+            }
+        }
+        if (off == 0) return (s0 + s1) + (s2 + s3);
+        var own = Vector512.ConditionalSelect(Lanes512.TailMask<T>(off), (s1 + s2) + (s3 + s0), (s0 + s1) + (s2 + s3));
+        return Rotate(own, off);
     }
 
-    /// <summary><see cref="DotVector{T}"/> with 256-bit vectors.</summary>
+    /// <summary>Lane l of the result is lane (l + by) mod V of v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Rotate<T>(Vector512<T> v, int by) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Avx512F.PermuteVar16x32(v.AsSingle(), (Vector512<int>.Indices + Vector512.Create(by)) & Vector512.Create(15)).As<float, T>();
+        return Avx512F.PermuteVar8x64(v.AsDouble(), (Vector512<long>.Indices + Vector512.Create((long)by)) & Vector512.Create(7L)).As<double, T>();
+    }
+
+    /// <summary><see cref="DotVector{T}"/> with 256-bit vectors (aligned to 32 bytes, which never straddle a line).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> DotVector256<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int v = Vector256<T>.Count, d = 0;
-        T rest = T.Zero;
-        int head = Math.Min(n, (int)((64 - ((nint)y & 63)) & 63) / sizeof(T));
-        for (; d < head; d++) rest += x[d] * y[d];
-        Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
-        for (; d <= n - 4 * v; d += 4 * v)
+        int v = Vector256<T>.Count;
+        int off = (int)((nint)y & (32 - 1)) / sizeof(T), last = (n + off - 1) / v;
+        x -= off;
+        y -= off;
+        var head = Vector256.AndNot(Lanes256.TailMask<T>(off + n), Lanes256.TailMask<T>(off));
+        Vector256<T> s0 = Lanes256.MultiplyAdd(Lanes256.LoadLanes(x, head), Lanes256.LoadLanes(y, head), default), s1 = default, s2 = default, s3 = default;
+        nint q = 1;
+        if (q < last) { s1 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s1); q++; }
+        if (q < last) { s2 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s2); q++; }
+        if (q < last) { s3 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s3); q++; }
+        for (; q + 4 <= last; q += 4)
         {
-            s0 = Lanes256.MultiplyAdd(Vector256.Load(x + d), Vector256.LoadAligned(y + d), s0);
-            s1 = Lanes256.MultiplyAdd(Vector256.Load(x + d + v), Vector256.LoadAligned(y + d + v), s1);
-            s2 = Lanes256.MultiplyAdd(Vector256.Load(x + d + 2 * v), Vector256.LoadAligned(y + d + 2 * v), s2);
-            s3 = Lanes256.MultiplyAdd(Vector256.Load(x + d + 3 * v), Vector256.LoadAligned(y + d + 3 * v), s3);
+            s0 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s0);
+            s1 = Lanes256.MultiplyAdd(Vector256.Load(x + (q + 1) * v), Vector256.LoadAligned(y + (q + 1) * v), s1);
+            s2 = Lanes256.MultiplyAdd(Vector256.Load(x + (q + 2) * v), Vector256.LoadAligned(y + (q + 2) * v), s2);
+            s3 = Lanes256.MultiplyAdd(Vector256.Load(x + (q + 3) * v), Vector256.LoadAligned(y + (q + 3) * v), s3);
         }
-        for (; d <= n - v; d += v) s0 = Lanes256.MultiplyAdd(Vector256.Load(x + d), Vector256.LoadAligned(y + d), s0);
-        for (; d < n; d++) rest += x[d] * y[d];
-        return (s0 + s1) + (s2 + s3) + Vector256.CreateScalar(rest);
+        if (q < last) { s0 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s0); q++; }
+        if (q < last) { s1 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s1); q++; }
+        if (q < last) { s2 = Lanes256.MultiplyAdd(Vector256.Load(x + q * v), Vector256.LoadAligned(y + q * v), s2); q++; }
+        if (last > 0)
+        {
+            var tail = Lanes256.TailMask<T>(off + n - last * v);
+            Vector256<T> xs = Lanes256.LoadLanes(x + q * v, tail), ys = Lanes256.LoadLanes(y + q * v, tail);
+            switch (last & 3)
+            {
+                case 0: s0 = Lanes256.MultiplyAdd(xs, ys, s0); break;
+                case 1: s1 = Lanes256.MultiplyAdd(xs, ys, s1); break;
+                case 2: s2 = Lanes256.MultiplyAdd(xs, ys, s2); break;
+                default: s3 = Lanes256.MultiplyAdd(xs, ys, s3); break;
+            }
+        }
+        if (off == 0) return (s0 + s1) + (s2 + s3);
+        var own = Vector256.ConditionalSelect(Lanes256.TailMask<T>(off), (s1 + s2) + (s3 + s0), (s0 + s1) + (s2 + s3));
+        return Rotate(own, off);
+    }
+
+    /// <summary>Lane l of the result is lane (l + by) mod V of v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Rotate<T>(Vector256<T> v, int by) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Avx2.PermuteVar8x32(v.AsSingle(), (Vector256<int>.Indices + Vector256.Create(by)) & Vector256.Create(7)).As<float, T>();
+        // Doubles move as pairs of floats: float lanes 2l and 2l + 1 take 2s and 2s + 1, s = (l + by) mod 4.
+        var pair = Vector256.ShiftRightLogical(Vector256<int>.Indices, 1);
+        var index = ((pair + Vector256.Create(by)) & Vector256.Create(3)) * 2 + (Vector256<int>.Indices & Vector256<int>.One);
+        return Avx2.PermuteVar8x32(v.AsSingle(), index).As<float, T>();
     }
 
     /// <summary>
@@ -288,10 +384,10 @@ internal static unsafe partial class Gemm
         }
     }
 
-    /// <summary>alpha·sum + beta·c, not reading c when beta is 0 (C may hold NaN garbage then).</summary>
+    /// <summary>alpha·sum + beta·c (fused, as the vector paths do), not reading c when beta is 0 (C may hold NaN garbage then).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T Combine<T>(T sum, T alpha, T beta, T c) where T : unmanaged, IFloatingPointIeee754<T>
-        => beta == T.Zero ? alpha * sum : alpha * sum + beta * c;
+        => beta == T.Zero ? alpha * sum : T.FusedMultiplyAdd(beta, c, alpha * sum);
 
     /// <summary>row = beta·row, writing zeros without reading when beta is 0.</summary>
     private static void ScaleRow<T>(T* row, int n, T beta) where T : unmanaged, IFloatingPointIeee754<T>

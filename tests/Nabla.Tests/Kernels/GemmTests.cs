@@ -145,6 +145,54 @@ public class GemmTests
     }
 
     /// <summary>
+    /// The same operands give the same bits wherever they lie in memory and however many threads share the work: a
+    /// managed array lands anywhere, and a checkpoint recomputes into new storage, then must reproduce the first pass
+    /// exactly. Each operand is placed at every element offset within a cache line (the dot-product path aligns its
+    /// loads to the vectors of B); the shapes take the dot-product path (few rows, B transposed; 1×256×784 and
+    /// 3×203×700 split over the threads, the latter so that columns 197–199 fall in a vector block on one thread and in
+    /// the ragged rest on two; ragged column and depth counts) and the packed one.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 256, 784)]
+    [InlineData(3, 203, 700)]
+    [InlineData(3, 20, 4)]
+    [InlineData(2, 19, 37)]
+    [InlineData(4, 9, 130)]
+    [InlineData(1, 40, 1)]
+    [InlineData(64, 40, 100)]
+    public void Results_do_not_depend_on_addresses_or_threads(int m, int n, int k)
+    {
+        Placements<float>(m, n, k);
+        Placements<double>(m, n, k);
+    }
+
+    private static void Placements<T>(int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(HashCode.Combine(m, n, k));
+        T[] a = Random<T>(rng, m * k), b = Random<T>(rng, n * k);
+        int line = 64 / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        foreach (bool transB in new[] { true, false })
+        {
+            T[]? first = null;
+            for (int shift = 0; shift < line; shift++)
+            {
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    // The copies are shifted by different amounts, so A and B also meet at every relative offset.
+                    int aOff = (3 * shift) % line, bOff = shift;
+                    T[] ap = new T[aOff + a.Length], bp = new T[bOff + b.Length], c = new T[m * n];
+                    a.CopyTo(ap, aOff);
+                    b.CopyTo(bp, bOff);
+                    Multiply(false, transB, m, n, k, T.One, ap, aOff, k, bp, bOff, transB ? k : n, T.Zero, c, 0, n, threads);
+                    first ??= c;
+                    Assert.True(first.AsSpan().SequenceEqual(c),
+                        $"{typeof(T).Name} {m}×{n}×{k} transB={transB}: A at +{aOff}, B at +{bOff}, {threads} threads differ from the first placement");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Runs Gemm and the reference on the same random operands, with offsets and padded leading dimensions, and compares
     /// the whole C buffer (so padding between rows must survive untouched). Beta = 0 starts C as NaN.
     /// The tolerance is per element: a few √(k+2)·ε times |alpha|·Σ|a||b| + |beta·c|, the magnitude the rounding scales with.
