@@ -25,6 +25,15 @@ internal static unsafe class Lanes256
             ? Avx.MaskLoad((float*)src, mask.AsSingle()).As<float, T>()
             : Avx.MaskLoad((double*)src, mask.AsDouble()).As<double, T>();
 
+    /// <summary>Stores the lanes of <paramref name="v"/> set in <paramref name="mask"/>; the others are neither written nor faulted on. Needs AVX.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLanes<T>(T* dst, Vector256<T> v, Vector256<T> mask)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) Avx.MaskStore((float*)dst, mask.AsSingle(), v.AsSingle());
+        else Avx.MaskStore((double*)dst, mask.AsDouble(), v.AsDouble());
+    }
+
     /// <summary>a·b + c, fused where the CPU has FMA (a multiply and an add otherwise); the JIT keeps only the branch for T.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c)
