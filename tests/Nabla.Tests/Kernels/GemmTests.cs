@@ -15,7 +15,7 @@ public class GemmTests
     /// (m, n, k). Covers 1×1×1, vectors, batch-1 inference, primes, 63/65/127/129 around the tile and vector widths,
     /// several depth blocks (k &gt; 512), and, with two threads, both ways the packed path splits: by columns (one row
     /// block: 150×70×300, 9×1500×80) and by rows with a shared packed B (300×40×100); small-m direct products with ragged
-    /// column counts (2×301×250, 1×18×4000), and ones whose B (≥ 256 KB) the dot-product path splits over the threads
+    /// column counts (2×301×250, 1×18×4000), and ones whose B (≥ 64 KB) the dot-product path splits over the threads
     /// (1×256×784, 1×18×4000, 3×203×700: blocks of 16 columns and a ragged rest).
     /// </summary>
     private static readonly (int M, int N, int K)[] Shapes =
