@@ -51,10 +51,11 @@ public interface IBackend
     void ArgReduce(ArgReduceOp op, View x, int axis, View dst);
 
     /// <summary>
-    /// Batched matrix product: a [..., m, k] · b [..., k, n] → dst [..., m, n]. The batch dimensions of a and b are
-    /// already broadcast to dst's; each matrix may be row-major or transposed (either of its last two strides 1).
+    /// Batched matrix product: a [..., m, k] · b [..., k, n] → dst [..., m, n], or added onto dst's values when
+    /// <paramref name="accumulate"/> (GEMM's beta = 1: a product that starts from a bias). The batch dimensions of a
+    /// and b are already broadcast to dst's; each matrix may be row-major or transposed (either of its last two strides 1).
     /// </summary>
-    void MatMul(View a, View b, View dst);
+    void MatMul(View a, View b, View dst, bool accumulate);
 
     /// <summary>dst[…, i, …] = src[…, index[…, i, …], …] along <paramref name="axis"/>; index is Int64 with dst's shape.</summary>
     void Gather(View src, View index, int axis, View dst);

@@ -224,18 +224,18 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
-    public void MatMul(View a, View b, View dst)
+    public void MatMul(View a, View b, View dst, bool accumulate)
     {
         int t = Threads;
         switch (dst.DType)
         {
             case DType.Float32:
                 MatMulKernel.Run(Data<float>(a), a.Layout, Data<float>(b), b.Layout, Data<float>(dst), dst.Layout, t,
-                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, 0f, z, zo, lz, t));
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, accumulate ? 1f : 0f, z, zo, lz, t));
                 break;
             case DType.Float64:
                 MatMulKernel.Run(Data<double>(a), a.Layout, Data<double>(b), b.Layout, Data<double>(dst), dst.Layout, t,
-                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, 0d, z, zo, lz, t));
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, accumulate ? 1d : 0d, z, zo, lz, t));
                 break;
             default: throw new NotSupportedException($"MatMul is not defined for {dst.DType} tensors");
         }

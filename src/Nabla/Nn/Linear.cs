@@ -43,8 +43,7 @@ public sealed class Linear : Module
     {
         if (x.Rank == 0 || x.Shape[^1] != InFeatures)
             throw new ArgumentException($"Linear: expected input [*, {InFeatures}], got {Tensor.ShapeString(x.Shape)}");
-        var y = x.MatMul(Weight.T);
-        return Bias is null ? y : y + Bias;
+        return x.Linear(Weight, Bias);
     }
 
     public override IEnumerable<(string Name, Tensor Value)> NamedParameters()

@@ -21,7 +21,7 @@ internal sealed class MatMul : Function
         var batch = Shapes.Broadcast(a.Shape[..^2], b.Shape[..^2], "MatMul");
         int[] shapeA = [.. batch, m, k], shapeB = [.. batch, k, n], shapeY = [.. batch, m, n];
         var y = Tensor.Uninitialized(shapeY, a.DType, a.Device);
-        a.Device.Backend.MatMul(a.BroadcastView(shapeA), b.BroadcastView(shapeB), y.View);
+        a.Device.Backend.MatMul(a.BroadcastView(shapeA), b.BroadcastView(shapeB), y.View, accumulate: false);
         return Record(y, static () => new MatMul(), a, b);
     }
 

@@ -20,6 +20,29 @@ public sealed partial class Tensor
         return y;
     }
 
+    /// <summary>
+    /// x·Wᵀ + b (PyTorch's <c>F.linear</c>): this [*, in], weight [out, in], bias [out] or none → [*, out]. With a bias it
+    /// is one primitive, the product accumulated onto the bias (see <see cref="Primitives.Linear"/>); leading dimensions
+    /// are flattened into rows for it and restored after.
+    /// </summary>
+    public Tensor Linear(Tensor weight, Tensor? bias = null)
+    {
+        if (weight.Rank != 2)
+            throw new ArgumentException($"Linear: weight must be [out, in], got {ShapeString(weight.Shape)}");
+        if (Rank == 0 || Shape[^1] != weight.Shape[1])
+            throw new ArgumentException($"Linear: expected input [*, {weight.Shape[1]}] for weight {ShapeString(weight.Shape)}, got {ShapeString(Shape)}");
+        if (bias is not null && (bias.Rank != 1 || bias.Count != weight.Shape[0]))
+            throw new ArgumentException($"Linear: bias must be [{weight.Shape[0]}], got {ShapeString(bias.Shape)}");
+        if (bias is null) return MatMul(weight.T);
+        CheckSameDevice(weight, "Linear");
+        CheckSameDevice(bias, "Linear");
+        if (weight.DType != DType || bias.DType != DType)
+            throw new ArgumentException($"Linear: input, weight and bias dtypes differ ({DType}, {weight.DType}, {bias.DType}); convert with To()");
+        if (Rank == 2) return Primitives.Linear.Apply(this, weight, bias);
+        var rows = Reshape(-1, Shape[^1]);
+        return Primitives.Linear.Apply(rows, weight, bias).Reshape([.. Shape[..^1], weight.Shape[0]]);
+    }
+
     /// <summary>Inner product of two 1-D tensors.</summary>
     public Tensor Dot(Tensor other)
     {

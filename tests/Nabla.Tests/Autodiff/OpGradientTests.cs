@@ -135,6 +135,10 @@ public class OpGradientTests
         Add("matmul matrix-vector [2,3]@[3]", x => x[0].MatMul(x[1]), Any(2, 3), Any(3));
         Add("dot [4]·[4]", x => x[0].Dot(x[1]), Any(4), Any(4));
         Add("matmul of transposed view", x => x[0].T.MatMul(x[1]), Any(3, 2), Any(3, 2));
+        Add("linear x·Wᵀ+b [3,4]·[2,4]ᵀ+[2]", x => x[0].Linear(x[1], x[2]), Any(3, 4), Any(2, 4), Any(2));
+        Add("linear of rank 3 [2,2,3]·[4,3]ᵀ+[4]", x => x[0].Linear(x[1], x[2]), Any(2, 2, 3), Any(4, 3), Any(4));
+        Add("linear of a vector [3]·[2,3]ᵀ+[2]", x => x[0].Linear(x[1], x[2]), Any(3), Any(2, 3), Any(2));
+        Add("linear of a transposed input", x => x[0].T.Linear(x[1], x[2]), Any(4, 3), Any(2, 4), Any(2));
 
         // Movement ops (views and copies).
         Add("reshape [2,3]->[3,2]", x => x[0].Reshape(3, 2) * Arange(6, 3, 2), Any(2, 3));

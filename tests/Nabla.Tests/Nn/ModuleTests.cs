@@ -48,8 +48,8 @@ public class ModuleTests
     [Fact]
     public void Linear_weight_gradient_is_contiguous_and_equals_dy_transposed_times_x()
     {
-        // Linear computes x·Wᵀ through a transposed view; MatMul's VJP hands W a gradient in W's own row-major layout
-        // (so optimizers need no copy), with the value dW = dYᵀ·x.
+        // Linear reads W transposed in place; its VJP hands W a gradient in W's own row-major layout (so optimizers
+        // need no copy), with the value dW = dYᵀ·x.
         var g = new Generator(1);
         var layer = new Linear(5, 3, g);
         var x = Tensor.Randn([4, 5], g);
@@ -59,6 +59,47 @@ public class ModuleTests
         var expected = dy.T.Contiguous().MatMul(x).ToArray<float>();
         var actual = dw.ToArray<float>();
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-5f);
+    }
+
+    /// <summary>
+    /// The fused x·Wᵀ + b (the GEMM accumulating onto rows set to b) against the product and the broadcast add done
+    /// apart, in float32: one row (the dot-product path, alpha·sum + beta·c), 64 and 300 rows (the packed path, C
+    /// loaded in the first depth block), a rank-3 input and a transposed one.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 784, 256)]
+    [InlineData(3, 130, 17)]
+    [InlineData(64, 784, 256)]
+    [InlineData(300, 100, 40)]
+    public void Linear_with_bias_matches_product_plus_bias(int rows, int inFeatures, int outFeatures)
+    {
+        var g = new Generator((ulong)(rows * 7919 + inFeatures));
+        var layer = new Linear(inFeatures, outFeatures, g);
+        var x = Tensor.Randn([rows, inFeatures], g);
+        Close(x.MatMul(layer.Weight.T) + layer.Bias!, layer.Forward(x));
+        var x3 = Tensor.Randn([2, rows, inFeatures], g);
+        Close(x3.MatMul(layer.Weight.T) + layer.Bias!, layer.Forward(x3));
+        var xt = Tensor.Randn([inFeatures, rows], g).T;
+        Close(xt.MatMul(layer.Weight.T) + layer.Bias!, layer.Forward(xt));
+
+        static void Close(Tensor expected, Tensor actual)
+        {
+            Assert.Equal(expected.Shape, actual.Shape);
+            float[] e = expected.ToArray<float>(), a = actual.ToArray<float>();
+            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f * (1 + Math.Abs(e[i])), $"element {i}: {a[i]}, expected {e[i]}");
+        }
+    }
+
+    [Fact]
+    public void Linear_function_reports_bad_bias_and_dtypes()
+    {
+        var x = Tensor.Zeros(4, 3);
+        var e = Assert.Throws<ArgumentException>(() => x.Linear(Tensor.Zeros(2, 3), Tensor.Zeros(3)));
+        Assert.Contains("bias must be [2]", e.Message);
+        e = Assert.Throws<ArgumentException>(() => x.Linear(Tensor.Zeros(2, 3), Tensor.Zeros([2], DType.Float64)));
+        Assert.Contains("dtypes differ", e.Message);
+        e = Assert.Throws<ArgumentException>(() => x.Linear(Tensor.Zeros(2, 4), Tensor.Zeros(2)));
+        Assert.Contains("[4, 3]", e.Message);
     }
 
     [Fact]
