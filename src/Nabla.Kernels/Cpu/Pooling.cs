@@ -136,7 +136,7 @@ internal static class Pooling
     private static unsafe void MaxPlane2x2<T>(in PoolGeometry g, ReadOnlySpan<T> x, Span<T> y, Span<int> argmax)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int width = g.Width, outWidth = g.OutWidth;
+        int width = g.Width, outWidth = g.OutWidth, inPlane = x.Length, outPlane = y.Length;
         if (typeof(T) == typeof(float) && (Vector512.IsHardwareAccelerated || Avx2.IsSupported))
         {
             fixed (T* xp = x, yp = y)
@@ -145,11 +145,16 @@ internal static class Pooling
                 for (int i = 0; i < g.OutHeight; i++)
                 {
                     int top = 2 * i * width, row = i * outWidth;
-                    // 8 outputs at a time; a last, overlapping group ends the row (it recomputes the same values), and a
-                    // row of fewer than 8 is one masked group.
+                    // 8 outputs at a time; a last, overlapping group ends the row (it recomputes the same values). A row
+                    // of fewer than 8 is one group of 8 too while that stays inside the plane: the extra windows read
+                    // the next input rows' first cells and write the next output rows' first values, which those rows
+                    // then overwrite. The rows near the plane's end (whose extra windows would leave it, maybe into
+                    // another thread's plane) are masked: masked loads and stores are slow on AMD, and LeNet's 7-wide
+                    // second pooling took 11.6 → 7.5 µs on one thread (Zen 3, batch 1).
                     if (outWidth < 8)
                     {
-                        MaxRow8((float*)xp, top, width, (float*)yp + row, ap + row, outWidth);
+                        bool inside = row + 8 <= outPlane && top + width + 16 <= inPlane;
+                        MaxRow8((float*)xp, top, width, (float*)yp + row, ap + row, inside ? 8 : outWidth);
                         continue;
                     }
                     for (int j = 0; ; j += 8)

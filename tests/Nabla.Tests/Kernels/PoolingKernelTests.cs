@@ -94,8 +94,11 @@ public class PoolingKernelTests
     }
 
     [Theory]
-    [InlineData(12, 10)]   // 6 outputs per row: one masked group
+    [InlineData(12, 10)]   // 6 outputs per row: one group, spilling into the next row but on the plane's last
     [InlineData(14, 14)]   // 7: LeNet's second pooling layer
+    [InlineData(15, 11)]   // 7, odd width and height: the spilled window reads the next rows' first cells
+    [InlineData(4, 9)]     // 2 per row, 4 rows, the last input row unused
+    [InlineData(2, 2)]     // a single window per plane: only the masked last row
     [InlineData(16, 10)]   // 8: one vector group
     [InlineData(23, 11)]   // 11 (odd width and height, last column and row unused): a group and an overlapping one
     [InlineData(40, 10)]   // 20: groups at 0, 8 and an overlapping one at 12
