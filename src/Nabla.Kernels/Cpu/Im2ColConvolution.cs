@@ -296,6 +296,10 @@ internal static unsafe class Im2ColConvolution
                     new ReadOnlySpan<T>(xs + (nint)c * s.InPlane + ih * s.Width, s.Width)
                         .CopyTo(new Span<T>(pp + (nint)c * s.PaddedPlane + (ih + s.PadH) * wp + s.PadW, s.Width));
             T* dst = cp + (nint)c0 * s.KernelH * s.KernelW * s.OutPlane;
+            // The last run of a range that another thread continues must not spill into that thread's first run: its
+            // last vector is stored under a mask instead.
+            int rest = outWidth % v;
+            T* guarded = c1 < s.Cg && rest != 0 ? cp + (nint)c1 * s.KernelH * s.KernelW * s.OutPlane - outWidth : null;
             for (int c = c0; c < c1; c++)
             {
                 for (int kh = 0; kh < s.KernelH; kh++)
@@ -304,18 +308,18 @@ internal static unsafe class Im2ColConvolution
                     {
                         T* src = pp + (nint)c * s.PaddedPlane + kh * s.DilationH * wp + kw * s.DilationW;
                         for (int oh = 0; oh < s.OutHeight; oh++, src += s.StrideH * wp, dst += outWidth)
+                        {
+                            if (dst == guarded)
+                            {
+                                int i = 0;
+                                for (; i + v <= outWidth; i += v) Vector256.Store(Vector256.Load(src + i), dst + i);
+                                Lanes256.StoreLanes(dst + i, Vector256.Load(src + i), Lanes256.TailMask<T>(rest));
+                                continue;
+                            }
                             for (int i = 0; i < outWidth; i += v) Vector256.Store(Vector256.Load(src + i), dst + i);
+                        }
                     }
                 }
-            }
-            // The last run's spill landed in the first run of channel c1, which another thread may have written
-            // already: store that run's last vector again, masked to the run.
-            int rest = outWidth % v;
-            if (c1 < s.Cg && c1 > c0 && rest != 0)
-            {
-                T* src = pp + (nint)(c1 - 1) * s.PaddedPlane + (s.KernelH - 1) * s.DilationH * wp + (s.KernelW - 1) * s.DilationW
-                    + (nint)(s.OutHeight - 1) * s.StrideH * wp + outWidth - rest;
-                Lanes256.StoreLanes(dst - rest, Vector256.Load(src), Lanes256.TailMask<T>(rest));
             }
         }
     }
