@@ -23,6 +23,12 @@ public interface IBackend
     /// <summary>An index buffer with unspecified contents, for a kernel to fill.</summary>
     IndexBuffer AllocateIndices(int length);
 
+    /// <summary>
+    /// Takes back <paramref name="storage"/>'s memory for reuse now rather than when it becomes unreachable. The caller
+    /// guarantees that nothing reads or writes the storage afterwards (e.g. an intermediate result nobody else holds).
+    /// </summary>
+    void Recycle(Storage storage);
+
     /// <summary>Wraps (does not copy) a host array of the element type matching <paramref name="dtype"/>.</summary>
     Storage FromArray(Array data, DType dtype);
 

@@ -79,6 +79,34 @@ internal sealed class BufferPool
         return buffer;
     }
 
+    /// <summary>
+    /// Hands <paramref name="storage"/>'s buffer out again at once, before the collector finds the storage dead, when
+    /// the caller knows nothing will read or write it any more; a no-op for buffers the pool does not hold. The next
+    /// request of that size gets it back while it is still in cache.
+    /// </summary>
+    public void Recycle<T>(CpuStorage<T> storage) where T : unmanaged
+    {
+        long bytes = (long)storage.Length * Unsafe.SizeOf<T>();
+        if (bytes < MinBytes) return;
+        lock (_gate)
+        {
+            if (!_buckets.TryGetValue((typeof(T), storage.Length), out var bucket)) return;
+            var leased = bucket.Leased;
+            for (int i = leased.Count - 1; i >= 0; i--)
+            {
+                var lease = leased[i];
+                if (!ReferenceEquals(lease.Data, storage.Data)) continue;
+                leased.RemoveAt(i);
+                _rentedSinceCollect = Math.Max(0, _rentedSinceCollect - lease.Bytes);
+                if (_freeBytes + lease.Bytes > MaxFreeBytes) return;   // not kept: the collector takes it with its storage
+                lease.Owner.SetTarget(null!);
+                bucket.Free.Push(lease);
+                _freeBytes += lease.Bytes;
+                return;
+            }
+        }
+    }
+
     /// <summary>An array of <paramref name="length"/> elements, and its lease when pooled (the caller names the owner).</summary>
     private (T[] Data, Lease? Lease) Take<T>(int length, bool zeroed) where T : unmanaged
     {

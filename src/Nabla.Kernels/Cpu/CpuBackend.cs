@@ -13,11 +13,25 @@ public sealed partial class CpuBackend(int threads) : IBackend
     /// <summary>Large buffers are recycled once their tensors are unreachable (see <see cref="BufferPool"/>).</summary>
     private readonly BufferPool _pool = new();
 
+    /// <summary>The pool itself, for tests and diagnostics (its reuse counters).</summary>
+    internal BufferPool Pool => _pool;
+
     public Storage Allocate(DType dtype, int length) => Rent(dtype, length, zeroed: true);
 
     public Storage AllocateUninitialized(DType dtype, int length) => Rent(dtype, length, zeroed: false);
 
     public IndexBuffer AllocateIndices(int length) => _pool.RentIndices(length);
+
+    public void Recycle(Storage storage)
+    {
+        switch (storage)
+        {
+            case CpuStorage<float> f: _pool.Recycle(f); break;
+            case CpuStorage<double> d: _pool.Recycle(d); break;
+            case CpuStorage<long> l: _pool.Recycle(l); break;
+            case CpuStorage<byte> b: _pool.Recycle(b); break;
+        }
+    }
 
     private Storage Rent(DType dtype, int length, bool zeroed) => dtype switch
     {

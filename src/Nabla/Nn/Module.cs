@@ -4,6 +4,10 @@ namespace Nabla.Nn;
 /// A layer or network: a function of a tensor with named parameters. Each module lists its own parameters
 /// explicitly (no reflection), composing its children's lists under a prefix, as PyTorch names them ("0.weight").
 /// </summary>
+/// <remarks>
+/// The modules of this library keep no reference to their input once Forward returns: <see cref="Sequential"/> relies on
+/// it to hand intermediate results back to the buffer pool during inference.
+/// </remarks>
 public abstract class Module
 {
     /// <summary>The forward pass in the given mode.</summary>

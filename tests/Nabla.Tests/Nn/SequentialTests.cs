@@ -1,0 +1,139 @@
+using Nabla.Autodiff;
+using Nabla.Kernels.Cpu;
+using Nabla.Nn;
+
+namespace Nabla.Tests.Nn;
+
+/// <summary>
+/// Sequential hands its intermediate results back to the buffer pool during inference (see <see cref="Sequential.Forward"/>):
+/// the memory is reused at once, and nothing anyone can still read is ever handed out.
+/// </summary>
+public class SequentialTests
+{
+    // [128, 512] float = 256 KiB: pooled (the pool holds buffers of 64 KiB and more).
+    private const int Rows = 128, Width = 512;
+
+    private static (Sequential Model, Tensor X, BufferPool Pool) Setup(params Module[] extra)
+    {
+        var g = new Generator(11);
+        var device = Device.CpuWithThreads(1);   // its own backend, so its own pool: other tests cannot touch the counters
+        var model = new Sequential([new Linear(64, Width, g), new ReLU(), .. extra, new Linear(Width, Width, g)]);
+        var x = Tensor.Randn([Rows, 64], g).ToDevice(device);
+        return (model, x, ((CpuBackend)device.Backend).Pool);
+    }
+
+    /// <summary>The same layers one by one, with autograd on (no recycling).</summary>
+    private static float[] Reference(Sequential model, Tensor x)
+    {
+        var h = x;
+        foreach (var layer in model.Layers) h = layer.Forward(h, Mode.Eval);
+        return h.ToArray<float>();
+    }
+
+    /// <summary>
+    /// Two calls with no collection in between (the no-GC region starts with one, which returns the warm-up call's
+    /// buffers): a buffer the second call reuses can only have been handed back by the first. Returns the second call's
+    /// (fresh allocations, reuses) and the first call's result.
+    /// </summary>
+    private static (long Fresh, long Reuses, float[] First, float[] Second) TwoCalls(Sequential model, Tensor x, BufferPool pool)
+    {
+        model.Forward(x);
+        Assert.True(GC.TryStartNoGCRegion(64L << 20));
+        try
+        {
+            var first = model.Forward(x);
+            long fresh = pool.FreshAllocations, reuses = pool.Reuses;
+            var second = model.Forward(x);
+            return (pool.FreshAllocations - fresh, pool.Reuses - reuses, first.ToArray<float>(), second.ToArray<float>());
+        }
+        finally
+        {
+            GC.EndNoGCRegion();
+        }
+    }
+
+    [Fact]
+    public void Inference_reuses_intermediate_buffers_at_once_and_keeps_its_result()
+    {
+        var (model, x, pool) = Setup();
+        var expected = Reference(model, x);
+        using var noGrad = Autograd.NoGrad();
+        var (fresh, reuses, first, second) = TwoCalls(model, x, pool);
+        // The Linear and ReLU outputs of the second call take the two buffers the first handed back; the last layer's
+        // output (the result) needs a new one, since the first call's result is still the caller's.
+        Assert.Equal(2, reuses);
+        Assert.Equal(1, fresh);
+        Assert.Equal(expected, first);
+        Assert.Equal(expected, second);
+    }
+
+    [Fact]
+    public void With_autograd_on_nothing_is_handed_back()
+    {
+        var (model, x, pool) = Setup();
+        var (fresh, reuses, _, _) = TwoCalls(model, x, pool);
+        Assert.Equal(0, reuses);
+        Assert.Equal(3, fresh);
+    }
+
+    [Fact]
+    public void The_callers_input_and_a_returned_view_keep_their_memory()
+    {
+        var g = new Generator(5);
+        var device = Device.CpuWithThreads(1);
+        // Flatten returns a view of its input: the caller's tensor first (never handed back), then ReLU's output
+        // viewed by the result (kept, as the result reads it).
+        var model = new Sequential(new Flatten(), new Linear(Width, Width, g), new ReLU(), new Flatten());
+        var x = Tensor.Randn([Rows, Width], g).ToDevice(device) * 1.0;   // computed, so its buffer is the pool's
+        var xValues = x.ToArray<float>();
+        var expected = Reference(model, x);
+        using var noGrad = Autograd.NoGrad();
+        var first = model.Forward(x);
+        for (int i = 0; i < 3; i++)
+        {
+            model.Forward(x);
+            _ = Tensor.Randn([Rows, Width], g).ToDevice(device) * 3.0;   // more buffers of the same size
+        }
+        Assert.Equal(xValues, x.ToArray<float>());
+        Assert.Equal(expected, first.ToArray<float>());
+    }
+
+    /// <summary>A layer from outside the library that keeps its input: the kind of module that turns recycling off.</summary>
+    private sealed class Keep : Module
+    {
+        public Tensor? Last { get; private set; }
+
+        public override Tensor Forward(Tensor x, Mode mode)
+        {
+            Last = x;
+            return x * 1.0;
+        }
+    }
+
+    [Fact]
+    public void A_layer_from_outside_the_library_turns_recycling_off()
+    {
+        var keep = new Keep();
+        var (model, x, _) = Setup(keep);
+        var expected = model.Layers[1].Forward(model.Layers[0].Forward(x)).ToArray<float>();   // what Keep is given
+        using (Autograd.NoGrad())
+        {
+            model.Forward(x);   // the next Linear's output has the size of Keep's input: it would take that buffer
+            _ = (x.MatMul(Tensor.Ones([64, Width]).ToDevice(x.Device)) * 2.0).Relu();
+        }
+        Assert.Equal(expected, keep.Last!.ToArray<float>());
+
+        // Nested, too: the inner Sequential's foreign layer keeps the inner one's input, an intermediate of the outer.
+        // Tanh after it (not ReLU, whose repeat would write the same values over a reused buffer).
+        var outer = new Sequential(new ReLU(), new Sequential(new Keep(), new Tanh()), new Tanh());
+        var inner = (Keep)((Sequential)outer.Layers[1]).Layers[0];
+        var big = Tensor.Randn([Rows, Width], new Generator(2)).ToDevice(x.Device);
+        var relu = big.Relu().ToArray<float>();
+        using (Autograd.NoGrad())
+        {
+            outer.Forward(big);
+            _ = big * 2.0;
+        }
+        Assert.Equal(relu, inner.Last!.ToArray<float>());
+    }
+}
