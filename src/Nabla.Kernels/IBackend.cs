@@ -78,8 +78,11 @@ public interface IBackend
     /// <summary>Gradient of <see cref="Conv2d"/> with respect to its weights.</summary>
     void Conv2dBackwardWeight(ConvGeometry g, View x, View dy, View dw);
 
-    /// <summary>Max pooling; <paramref name="argmax"/> receives, per output element, the flat in-plane index of the chosen input.</summary>
-    void MaxPool2d(PoolGeometry g, View x, View dst, IndexBuffer argmax);
+    /// <summary>
+    /// Max pooling; <paramref name="argmax"/> receives, per output element, the flat in-plane index of the chosen input,
+    /// or is null when no gradient will be taken (inference), and the winners are not stored.
+    /// </summary>
+    void MaxPool2d(PoolGeometry g, View x, View dst, IndexBuffer? argmax);
 
     /// <summary>Routes each output gradient to the input chosen by <see cref="MaxPool2d"/>; dx is overwritten.</summary>
     void MaxPool2dBackward(PoolGeometry g, View dy, IndexBuffer argmax, View dx);

@@ -31,10 +31,10 @@ public sealed partial class CpuBackend
         else Convolution.BackwardWeight(g, Data<double>(x), Off(x), Data<double>(dy), Off(dy), Data<double>(dw), Off(dw), Threads);
     }
 
-    public void MaxPool2d(PoolGeometry g, View x, View dst, IndexBuffer argmax)
+    public void MaxPool2d(PoolGeometry g, View x, View dst, IndexBuffer? argmax)
     {
-        if (dst.DType == DType.Float32) Pooling.MaxForward(g, Data<float>(x), Off(x), Data<float>(dst), Off(dst), argmax.Data, Threads);
-        else Pooling.MaxForward(g, Data<double>(x), Off(x), Data<double>(dst), Off(dst), argmax.Data, Threads);
+        if (dst.DType == DType.Float32) Pooling.MaxForward(g, Data<float>(x), Off(x), Data<float>(dst), Off(dst), argmax?.Data, Threads);
+        else Pooling.MaxForward(g, Data<double>(x), Off(x), Data<double>(dst), Off(dst), argmax?.Data, Threads);
     }
 
     public void MaxPool2dBackward(PoolGeometry g, View dy, IndexBuffer argmax, View dx)

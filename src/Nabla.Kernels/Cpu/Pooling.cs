@@ -17,22 +17,23 @@ internal static class Pooling
     /// <summary>
     /// y = the maximum of each window; padding counts as −∞ and a NaN wins (the last one), as in PyTorch's CPU kernel.
     /// argmax[i] receives, for output element i (counted from 0, in y's order), the in-plane index ih·W + iw of the
-    /// chosen input; ties keep the first in row-major window order.
+    /// chosen input; ties keep the first in row-major window order. A null <paramref name="argmax"/> stores no winners
+    /// (inference).
     /// </summary>
-    public static void MaxForward<T>(PoolGeometry g, T[] x, int xOff, T[] y, int yOff, int[] argmax, int threads)
+    public static void MaxForward<T>(PoolGeometry g, T[] x, int xOff, T[] y, int yOff, int[]? argmax, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         g.Validate();
         CheckLength(x, xOff, InputSize(g), "x");
         CheckLength(y, yOff, OutputSize(g), "y");
-        CheckLength(argmax, 0, OutputSize(g), "argmax");
+        if (argmax is not null) CheckLength(argmax, 0, OutputSize(g), "argmax");
         int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
         bool twoByTwo = g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0 };
         ForPlanes(g, threads, plane =>
         {
             var xp = x.AsSpan(xOff + plane * inPlane, inPlane);
             var yp = y.AsSpan(yOff + plane * outPlane, outPlane);
-            var ap = argmax.AsSpan(plane * outPlane, outPlane);
+            var ap = argmax is null ? default : argmax.AsSpan(plane * outPlane, outPlane);
             if (twoByTwo) MaxPlane2x2(g, xp, yp, ap);
             else MaxPlane(g, xp, yp, ap);
         });
@@ -124,7 +125,7 @@ internal static class Pooling
                     }
                 }
                 y[i * outWidth + j] = x[best];
-                argmax[i * outWidth + j] = best;
+                if (!argmax.IsEmpty) argmax[i * outWidth + j] = best;
             }
         }
     }
@@ -154,13 +155,13 @@ internal static class Pooling
                     if (outWidth < 8)
                     {
                         bool inside = row + 8 <= outPlane && top + width + 16 <= inPlane;
-                        MaxRow8((float*)xp, top, width, (float*)yp + row, ap + row, inside ? 8 : outWidth);
+                        MaxRow8((float*)xp, top, width, (float*)yp + row, ap == null ? null : ap + row, inside ? 8 : outWidth);
                         continue;
                     }
                     for (int j = 0; ; j += 8)
                     {
                         j = Math.Min(j, outWidth - 8);
-                        MaxRow8((float*)xp, top + 2 * j, width, (float*)yp + row + j, ap + row + j, 8);
+                        MaxRow8((float*)xp, top + 2 * j, width, (float*)yp + row + j, ap == null ? null : ap + row + j, 8);
                         if (j == outWidth - 8) break;
                     }
                 }
@@ -179,7 +180,7 @@ internal static class Pooling
                 Consider(x, below, ref max, ref best);
                 Consider(x, below + 1, ref max, ref best);
                 y[row + j] = x[best];
-                argmax[row + j] = best;
+                if (!argmax.IsEmpty) argmax[row + j] = best;
             }
         }
     }
@@ -204,13 +205,13 @@ internal static class Pooling
         if (whole)
         {
             max.Store(y);
-            best.Store(argmax);
+            if (argmax != null) best.Store(argmax);
         }
         else
         {
             var keep = Lanes256.TailMask<float>(count);
             Avx.MaskStore(y, keep, max);
-            Avx2.MaskStore(argmax, keep.AsInt32(), best);
+            if (argmax != null) Avx2.MaskStore(argmax, keep.AsInt32(), best);
         }
 
         // The even and odd columns of the 2·count floats at p (lanes past count are unspecified), in two small bodies

