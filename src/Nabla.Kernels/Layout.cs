@@ -40,6 +40,19 @@ public sealed class Layout
 
     public static Layout Contiguous(int[] shape) => new(shape, ContiguousStrides(shape), 0);
 
+    /// <summary>The same elements with the axes reordered: axis i of the result is axis <paramref name="dims"/>[i] of this one.</summary>
+    public Layout Permute(params int[] dims)
+    {
+        var shape = new int[dims.Length];
+        var strides = new int[dims.Length];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            shape[i] = Shape[dims[i]];
+            strides[i] = Strides[dims[i]];
+        }
+        return new Layout(shape, strides, Offset);
+    }
+
     /// <summary>The row-major layout of <paramref name="shape"/>, reusing <paramref name="like"/> when it already is one (saves two allocations per op).</summary>
     public static Layout Contiguous(int[] shape, Layout like) =>
         like.IsRowMajor && (ReferenceEquals(like.Shape, shape) || like.Shape.AsSpan().SequenceEqual(shape)) ? like : Contiguous(shape);

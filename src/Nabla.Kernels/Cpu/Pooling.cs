@@ -210,7 +210,7 @@ internal static class Pooling
         else
         {
             var keep = Lanes256.TailMask<float>(count);
-            Avx.MaskStore(y, keep, max);
+            Lanes256.StoreLanes(y, max, keep);
             if (argmax != null) Avx2.MaskStore(argmax, keep.AsInt32(), best);
         }
 

@@ -22,9 +22,7 @@ internal sealed class Linear : Function
         backend.Copy(b.BroadcastView(y.Shape), y.View);
         // Wᵀ as a view of W's storage (the GEMM reads it transposed in place), built here rather than by w.T, which
         // would record a graph node that nothing uses.
-        var wl = w.Layout;
-        var wt = new View(w.Storage, new Layout([wl.Shape[1], wl.Shape[0]], [wl.Strides[1], wl.Strides[0]], wl.Offset));
-        backend.MatMul(x.View, wt, y.View, accumulate: true);
+        backend.MatMul(x.View, new View(w.Storage, w.Layout.Permute(1, 0)), y.View, accumulate: true);
         return Record(y, static () => new Linear(), x, w, b);
     }
 

@@ -27,15 +27,7 @@ internal sealed class Permute(int[] dims) : Function
 
     public static Tensor Apply(Tensor x, int[] dims)
     {
-        var l = x.Layout;
-        var shape = new int[dims.Length];
-        var strides = new int[dims.Length];
-        for (int i = 0; i < dims.Length; i++)
-        {
-            shape[i] = l.Shape[dims[i]];
-            strides[i] = l.Strides[dims[i]];
-        }
-        var y = new Tensor(x.Storage, new Layout(shape, strides, l.Offset), x.Device);
+        var y = new Tensor(x.Storage, x.Layout.Permute(dims), x.Device);
         return Record(y, () => new Permute(dims), x);
     }
 
