@@ -32,8 +32,11 @@ public sealed class Device
     public static Device CpuWithThreads(int threads)
     {
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be positive");
-        return threads == Environment.ProcessorCount ? Cpu : new Device(DeviceType.Cpu, 0, new CpuBackend(threads));
+        return threads == Environment.ProcessorCount ? Cpu : CpuOfItsOwn(threads);
     }
+
+    /// <summary>A CPU device with a backend (thread pool and buffer pool) shared with no other device.</summary>
+    internal static Device CpuOfItsOwn(int threads) => new(DeviceType.Cpu, 0, new CpuBackend(threads));
 
     public override string ToString() => Type == DeviceType.Cpu ? "cpu" : $"cuda:{Index}";
 }

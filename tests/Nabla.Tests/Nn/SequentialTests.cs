@@ -13,13 +13,11 @@ public class SequentialTests
     // [128, 512] float = 256 KiB: pooled (the pool holds buffers of 64 KiB and more).
     private const int Rows = 128, Width = 512;
 
-    private static (Sequential Model, Tensor X, BufferPool Pool) Setup(params Module[] extra)
+    private static (Sequential Model, Tensor X) Setup(params Module[] extra)
     {
         var g = new Generator(11);
-        var device = Device.CpuWithThreads(1);   // its own backend, so its own pool: other tests cannot touch the counters
         var model = new Sequential([new Linear(64, Width, g), new ReLU(), .. extra, new Linear(Width, Width, g)]);
-        var x = Tensor.Randn([Rows, 64], g).ToDevice(device);
-        return (model, x, ((CpuBackend)device.Backend).Pool);
+        return (model, Tensor.Randn([Rows, 64], g));
     }
 
     /// <summary>The same layers one by one, with autograd on (no recycling).</summary>
@@ -31,15 +29,18 @@ public class SequentialTests
     }
 
     /// <summary>
-    /// Two calls with no collection in between (tests on other threads allocate too: the pair is retried until none ran),
-    /// so that a buffer the second call reuses can only have been handed back by the first. Returns the second call's
-    /// (fresh allocations, reuses) and both results.
+    /// Two calls on a device whose buffer pool nothing else has used, with no collection in between (the pair is retried
+    /// until none ran), so that a buffer the second call reuses can only have been handed back by the first: no buffer
+    /// freed by an earlier collection is waiting in the pool. Returns the second call's (fresh allocations, reuses) and
+    /// both results.
     /// </summary>
-    private static (long Fresh, long Reuses, float[] First, float[] Second) TwoCalls(Sequential model, Tensor x, BufferPool pool)
+    private static (long Fresh, long Reuses, float[] First, float[] Second) TwoCalls(Sequential model, Tensor input)
     {
-        model.Forward(x);
         for (int attempt = 0; attempt < 50; attempt++)
         {
+            var device = Device.CpuOfItsOwn(1);
+            var pool = ((CpuBackend)device.Backend).Pool;
+            var x = input.ToDevice(device);
             int collections = GC.CollectionCount(0);
             var first = model.Forward(x);
             long fresh = pool.FreshAllocations, reuses = pool.Reuses;
@@ -54,10 +55,10 @@ public class SequentialTests
     [Fact]
     public void Inference_reuses_intermediate_buffers_at_once_and_keeps_its_result()
     {
-        var (model, x, pool) = Setup();
+        var (model, x) = Setup();
         var expected = Reference(model, x);
         using var noGrad = Autograd.NoGrad();
-        var (fresh, reuses, first, second) = TwoCalls(model, x, pool);
+        var (fresh, reuses, first, second) = TwoCalls(model, x);
         // The Linear and ReLU outputs of the second call take the two buffers the first handed back; the last layer's
         // output (the result) needs a new one, since the first call's result is still the caller's.
         Assert.Equal(2, reuses);
@@ -69,8 +70,8 @@ public class SequentialTests
     [Fact]
     public void With_autograd_on_nothing_is_handed_back()
     {
-        var (model, x, pool) = Setup();
-        var (fresh, reuses, _, _) = TwoCalls(model, x, pool);
+        var (model, x) = Setup();
+        var (fresh, reuses, _, _) = TwoCalls(model, x);
         Assert.Equal(0, reuses);
         Assert.Equal(3, fresh);
     }
@@ -79,7 +80,7 @@ public class SequentialTests
     public void The_callers_input_and_a_returned_view_keep_their_memory()
     {
         var g = new Generator(5);
-        var device = Device.CpuWithThreads(1);
+        var device = Device.CpuOfItsOwn(1);
         // Flatten returns a view of its input: the caller's tensor first (never handed back), then ReLU's output
         // viewed by the result (kept, as the result reads it).
         var model = new Sequential(new Flatten(), new Linear(Width, Width, g), new ReLU(), new Flatten());
@@ -113,7 +114,8 @@ public class SequentialTests
     public void A_layer_from_outside_the_library_turns_recycling_off()
     {
         var keep = new Keep();
-        var (model, x, _) = Setup(keep);
+        var (model, input) = Setup(keep);
+        var x = input.ToDevice(Device.CpuOfItsOwn(1));
         var expected = model.Layers[1].Forward(model.Layers[0].Forward(x)).ToArray<float>();   // what Keep is given
         using (Autograd.NoGrad())
         {
