@@ -30,6 +30,8 @@ internal static class Convolution
         CheckOutput(g, y, yOff, "y");
         if (ChannelConvolution.PrefersForward<T>(g)) ChannelConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
         else if (PreferDirect<T>(g)) DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
+        else if (PrefersWinogradForward<T>(g))
+            WinogradConvolution.Forward(g, (float[])(object)x, xOff, (float[])(object)w, wOff, (float[]?)(object?)bias, biasOff, (float[])(object)y, yOff, threads);
         else Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
     }
 
@@ -47,6 +49,8 @@ internal static class Convolution
             ChannelConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
         else if (transposable && PreferDirect<T>(DirectConvolution.Transposed(g)))
             DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
+        else if (PrefersWinogradBackwardInput<T>(g))
+            WinogradConvolution.BackwardInput(g, (float[])(object)dy, dyOff, (float[])(object)w, wOff, (float[])(object)dx, dxOff, threads);
         else Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
     }
 
@@ -94,6 +98,22 @@ internal static class Convolution
         where T : unmanaged
         => DirectConvolution.IsAvailable<T>() && DirectConvolution.Accepts(g)
         && 2 * g.OutWidth >= Vector512<T>.Count && g.GroupOutChannels >= 4;
+
+    /// <summary>
+    /// Whether the forward pass goes to <see cref="WinogradConvolution"/>: float32 layers it accepts with enough channels,
+    /// when no AVX-512 kernel was preferred above it (those were not compared with it: no AVX-512 machine to measure on).
+    /// </summary>
+    internal static bool PrefersWinogradForward<T>(in ConvGeometry g) where T : unmanaged
+        => typeof(T) == typeof(float) && !ChannelConvolution.PrefersForward<T>(g) && !PreferDirect<T>(g) && WinogradConvolution.PrefersForward(g);
+
+    /// <summary>Whether the input gradient goes to <see cref="WinogradConvolution"/> (see <see cref="PrefersWinogradForward{T}"/>).</summary>
+    internal static bool PrefersWinogradBackwardInput<T>(in ConvGeometry g) where T : unmanaged
+    {
+        if (typeof(T) != typeof(float) || !WinogradConvolution.PrefersBackwardInput(g)) return false;
+        if (!DirectConvolution.AcceptsBackwardInput(g)) return true;
+        var transposed = DirectConvolution.Transposed(g);
+        return !ChannelConvolution.PrefersForward<T>(transposed) && !PreferDirect<T>(transposed);
+    }
 
     /// <summary>
     /// Splits <paramref name="items"/> independent work items over the thread budget: <c>Outer</c> chunks run in

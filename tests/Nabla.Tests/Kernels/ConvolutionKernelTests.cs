@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Nabla.Kernels;
 using Nabla.Kernels.Cpu;
 using Xunit;
@@ -51,6 +52,11 @@ public class ConvolutionKernelTests
         // vertical stride of 2 the spill would carry the last input row, which no window reads, rather than (by
         // coincidence) the values the next run holds anyway.
         new(Batch: 1, InChannels: 8, Height: 30, Width: 30, OutChannels: 4, KernelH: 3, KernelW: 3, StrideH: 2),
+        // Winograd's geometries with channels that are not whole vectors, outputs that are not whole tiles, uneven
+        // padding, and padding beyond r − 1 (its input gradient then goes to im2col).
+        new(Batch: 2, InChannels: 19, Height: 11, Width: 13, OutChannels: 21, KernelH: 3, KernelW: 3, PadH: 0, PadW: 2),
+        new(Batch: 3, InChannels: 16, Height: 9, Width: 6, OutChannels: 17, KernelH: 5, KernelW: 5, PadH: 1, PadW: 3),
+        new(Batch: 1, InChannels: 16, Height: 5, Width: 6, OutChannels: 16, KernelH: 3, KernelW: 3, PadH: 3, PadW: 1),
     ];
 
     public static TheoryData<int, int, bool> CaseData()
@@ -158,7 +164,13 @@ public class ConvolutionKernelTests
     }
 
     /// <summary>The dispatcher and each algorithm it can pick, so that all are covered whichever one it prefers.</summary>
-    public enum Algorithm { Dispatch, Im2Col, Direct, Channel }
+    public enum Algorithm { Dispatch, Im2Col, Direct, Channel, Winograd }
+
+    /// <summary>
+    /// Winograd's transforms cost float32 accuracy (see <see cref="WinogradConvolution"/>): its results are held to a bound
+    /// on the error relative to the output's RMS rather than to each element (measured: up to ≈ 2.5·10⁻⁵ of it).
+    /// </summary>
+    private const double WinogradTolerance = 1e-4;
 
     private static void CheckAgainstReference<T>(ConvGeometry g, int threads, double tolerance)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -179,29 +191,39 @@ public class ConvolutionKernelTests
         ReferenceConvolution.BackwardInput(g, dy, off, w, off, dx, off);
         ReferenceConvolution.BackwardWeight(g, x, off, dy, off, dw, off);
 
+        bool isFloat = typeof(T) == typeof(float);
         foreach (Algorithm algorithm in Enum.GetValues<Algorithm>())
         {
             // The vectorised kernels run on every geometry they accept, not only where the dispatcher would pick them.
-            bool direct = algorithm == Algorithm.Direct, channel = algorithm == Algorithm.Channel;
+            bool direct = algorithm == Algorithm.Direct, channel = algorithm == Algorithm.Channel, winograd = algorithm == Algorithm.Winograd;
             if ((direct || channel) && !DirectConvolution.IsAvailable<T>()) continue;
+            if (winograd && !(isFloat && WinogradConvolution.Accepts(g))) continue;
+            bool dispatch = algorithm == Algorithm.Dispatch;
+            // Which results come from Winograd, the only algorithm not held to the element-wise bound.
+            bool winogradForward = winograd || (dispatch && isFloat && Convolution.PrefersWinogradForward<T>(g));
+            bool winogradInput = winograd || (dispatch && isFloat && Convolution.PrefersWinogradBackwardInput<T>(g));
             if (direct ? DirectConvolution.Accepts(g) : !channel || ChannelConvolution.Accepts<T>(g))
             {
                 T[] actual = Nans<T>(y.Length);
                 Forward(algorithm, g, x, off, w, off, bias, off, actual, off, threads);
-                AssertClose(y, actual, off, tolerance, $"{algorithm} forward with bias");
+                AssertClose(y, actual, off, tolerance, $"{algorithm} forward with bias", winogradForward);
                 actual = Nans<T>(y.Length);
                 Forward(algorithm, g, x, off, w, off, null, 0, actual, off, threads);
-                AssertClose(yNoBias, actual, off, tolerance, $"{algorithm} forward without bias");
-                actual = Nans<T>(dw.Length);
-                BackwardWeight(algorithm, g, x, off, dy, off, actual, off, threads);
-                AssertClose(dw, actual, off, tolerance, $"{algorithm} backward weight");
+                AssertClose(yNoBias, actual, off, tolerance, $"{algorithm} forward without bias", winogradForward);
+                if (!winograd)
+                {
+                    actual = Nans<T>(dw.Length);
+                    BackwardWeight(algorithm, g, x, off, dy, off, actual, off, threads);
+                    AssertClose(dw, actual, off, tolerance, $"{algorithm} backward weight");
+                }
             }
-            if ((!direct && !channel) || (DirectConvolution.AcceptsBackwardInput(g)
-                && (direct || ChannelConvolution.Accepts<T>(DirectConvolution.Transposed(g)))))
+            if (winograd ? g.PadH < g.KernelH && g.PadW < g.KernelW
+                : (!direct && !channel) || (DirectConvolution.AcceptsBackwardInput(g)
+                    && (direct || ChannelConvolution.Accepts<T>(DirectConvolution.Transposed(g)))))
             {
                 T[] actual = Nans<T>(dx.Length);
                 BackwardInput(algorithm, g, dy, off, w, off, actual, off, threads);
-                AssertClose(dx, actual, off, tolerance, $"{algorithm} backward input");
+                AssertClose(dx, actual, off, tolerance, $"{algorithm} backward input", winogradInput);
             }
         }
 
@@ -224,6 +246,9 @@ public class ConvolutionKernelTests
             case Algorithm.Im2Col: Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
             case Algorithm.Direct: DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
             case Algorithm.Channel: ChannelConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+            case Algorithm.Winograd:
+                WinogradConvolution.Forward(g, (float[])(object)x, xOff, (float[])(object)w, wOff, (float[]?)(object?)bias, biasOff, (float[])(object)y, yOff, threads);
+                break;
             default: Convolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
         }
     }
@@ -236,6 +261,9 @@ public class ConvolutionKernelTests
             case Algorithm.Im2Col: Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
             case Algorithm.Direct: DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
             case Algorithm.Channel: ChannelConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+            case Algorithm.Winograd:
+                WinogradConvolution.BackwardInput(g, (float[])(object)dy, dyOff, (float[])(object)w, wOff, (float[])(object)dx, dxOff, threads);
+                break;
             default: Convolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
         }
     }
@@ -252,14 +280,52 @@ public class ConvolutionKernelTests
         }
     }
 
-    private static void AssertClose<T>(T[] expected, T[] actual, int off, double tolerance, string what)
+    private static void AssertClose<T>(T[] expected, T[] actual, int off, double tolerance, string what, bool winograd = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < off; i++) Assert.True(T.IsNaN(actual[i]), $"{what}: wrote before the offset at [{i}]");
-        // Sums of up to a few hundred products of values in [−1, 1]: scale the tolerance by the magnitude.
-        T tol = T.CreateTruncating(tolerance);
+        // Sums of up to a few hundred products of values in [−1, 1]: scale the tolerance by the magnitude, of each
+        // element or, for Winograd, of the whole output (its error is spread by the transforms).
+        T tol = T.CreateTruncating(winograd ? WinogradTolerance : tolerance);
+        T rms = T.Zero;
+        for (int i = off; i < expected.Length; i++) rms += expected[i] * expected[i];
+        rms = T.Sqrt(rms / T.CreateTruncating(Math.Max(1, expected.Length - off)));
         for (int i = off; i < expected.Length; i++)
-            Assert.True(T.Abs(expected[i] - actual[i]) <= tol * (T.One + T.Abs(expected[i])), $"{what} [{i - off}]: expected {expected[i]}, got {actual[i]}");
+        {
+            T scale = winograd ? rms : T.Abs(expected[i]);
+            Assert.True(T.Abs(expected[i] - actual[i]) <= tol * (T.One + scale), $"{what} [{i - off}]: expected {expected[i]}, got {actual[i]}");
+        }
+    }
+
+    [Fact]
+    public void Winograd_transforms_written_out_match_the_interpolation_matrices()
+    {
+        // InputRow computes Bᵀd and OutputRow Aᵀm by hand-written formulas; applied to unit vectors they must give the
+        // columns of the matrices that Toom–Cook interpolation at 0, ±1, ±2, ∞ produces.
+        foreach (int r in new[] { 3, 5 })
+        {
+            var t = WinogradConvolution.For(r);
+            Assert.Equal(7 - r, t.M);
+            for (int i = 0; i < 6; i++)
+            {
+                var e = new Vector256<float>[6];
+                for (int k = 0; k < 6; k++) e[k] = Vector256.Create(k == i ? 1f : 0f);
+                var input = new Vector256<float>[6];
+                var output = new Vector256<float>[4];
+                unsafe
+                {
+                    fixed (Vector256<float>* pi = input, po = output)
+                    {
+                        WinogradConvolution.InputRow(e[0], e[1], e[2], e[3], e[4], e[5], pi, 1);
+                        WinogradConvolution.OutputRow(t.M, e[0], e[1], e[2], e[3], e[4], e[5], po);
+                    }
+                }
+                for (int xi = 0; xi < 6; xi++) Assert.Equal(t.Bt[xi * 6 + i], input[xi].GetElement(3));
+                for (int a = 0; a < t.M; a++) Assert.Equal(t.At[a * 6 + i], output[a].GetElement(5));
+            }
+            // Bᵀ's row for the point 0 was scaled by (0−1)(0+1)(0−2)(0+2) = 4 to integers, so G's row is divided by 4.
+            Assert.Equal(1f / 4, t.G[0]);
+        }
     }
 
     private static int InputSize(ConvGeometry g) => g.Batch * g.InChannels * g.Height * g.Width;

@@ -1,0 +1,416 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Nabla.Kernels.Cpu;
+
+/// <summary>
+/// Winograd's minimal filtering F(m×m, r×r) for float32 convolutions with stride 1, no dilation, one group and a square
+/// 3×3 or 5×5 kernel (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). Same layouts and
+/// contract as <see cref="Convolution"/>; arguments are assumed checked there.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The output is cut into m×m tiles, each computed from an α×α input tile (α = m + r − 1 = 6: m = 2 for 5×5 kernels,
+/// 4 for 3×3). With d an input tile of one channel and g a kernel,
+/// <c>Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A</c>, so a tile costs α² multiplications per (input, output) channel pair instead
+/// of m²r²: 36 instead of 100 for 5×5 (2.8× fewer), 36 instead of 144 for 3×3 (4×). Summed over input channels, the
+/// elementwise products become α² independent GEMMs: M[ξν] (tiles × O) = V[ξν] (tiles × C) · U[ξν] (C × O), where
+/// V = Bᵀ d B holds the transformed input tiles and U = G g Gᵀ the transformed kernels. The transforms are vectorised
+/// along channels, which is why the input is first copied to zero-bordered NHWC.
+/// </para>
+/// <para>
+/// The matrices come from Toom–Cook interpolation at the points 0, 1, −1, 2, −2 and ∞ (see <see cref="Build"/>).
+/// Their entries (up to 2⁴ = 16 and 1/24) cost accuracy: float32 results differ from a direct convolution by about 10⁻⁶
+/// of the output's scale for 5×5 kernels, a few times more for 3×3 (measured in the tests); float64 never comes here.
+/// </para>
+/// <para>
+/// The input gradient of a stride-1 convolution is itself one, over dy with the kernels flipped and their channel axes
+/// swapped, and padding r − 1 − p; <see cref="BackwardInput"/> runs it through the same code. The weight gradient stays
+/// with im2col.
+/// </para>
+/// </remarks>
+internal static unsafe class WinogradConvolution
+{
+    /// <summary>Side of a transformed tile, α = m + r − 1, the same for both kernel sizes.</summary>
+    private const int Alpha = 6;
+    private const int Alpha2 = Alpha * Alpha;
+    private const int Lanes = 8;   // Vector256<float>.Count
+
+    /// <summary>Most tiles transformed and multiplied together: the block's transformed input and products stay near L2.</summary>
+    private const int BlockTiles = 96;
+
+    /// <summary>
+    /// Fewest input and output channels for which the transforms pay: channels are padded to whole vectors, and with few of
+    /// them the GEMMs are too thin for their cost.
+    /// </summary>
+    private const int MinChannels = 16;
+
+    /// <summary>Aᵀ (m×α), G (α×r) and Bᵀ (α×α), row-major, for one kernel size r.</summary>
+    internal sealed record Matrices(int M, int R, float[] At, float[] G, float[] Bt);
+
+    private static readonly Matrices F4x3 = Build(3), F2x5 = Build(5);
+
+    /// <summary>The matrices for an r×r kernel (3 or 5).</summary>
+    internal static Matrices For(int r) => r == 3 ? F4x3 : F2x5;
+
+    /// <summary>Whether <paramref name="g"/> is a geometry this algorithm computes.</summary>
+    public static bool Accepts(in ConvGeometry g)
+        => Vector256.IsHardwareAccelerated && g.Groups == 1 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
+        && g.KernelH == g.KernelW && (g.KernelH == 3 || g.KernelH == 5);
+
+    /// <summary>Whether the forward pass of <paramref name="g"/> should run here rather than through im2col.</summary>
+    public static bool PrefersForward(in ConvGeometry g)
+        => Accepts(g) && g.InChannels >= MinChannels && g.OutChannels >= MinChannels;
+
+    /// <summary>Whether the input gradient of <paramref name="g"/> should run here (a forward pass of <see cref="Transposed"/>).</summary>
+    public static bool PrefersBackwardInput(in ConvGeometry g)
+        => g.PadH < g.KernelH && g.PadW < g.KernelW && PrefersForward(g);
+
+    /// <summary>y = conv(x, w) + bias; <paramref name="bias"/> may be null.</summary>
+    public static void Forward(ConvGeometry g, float[] x, int xOff, float[] w, int wOff, float[]? bias, int biasOff, float[] y, int yOff, int threads)
+        => Run(g, x, xOff, w, wOff, flipped: false, bias, biasOff, y, yOff, threads);
+
+    /// <summary>dx = ∂⟨conv(x, w), dy⟩/∂x, as the convolution of dy with the flipped, channel-swapped kernels.</summary>
+    public static void BackwardInput(ConvGeometry g, float[] dy, int dyOff, float[] w, int wOff, float[] dx, int dxOff, int threads)
+        => Run(Transposed(g), dy, dyOff, w, wOff, flipped: true, null, 0, dx, dxOff, threads);
+
+    /// <summary>
+    /// The stride-1 convolution whose forward pass is <paramref name="g"/>'s input gradient: over dy [N, O, OH, OW], with
+    /// O input and C output channels and padding r − 1 − p, so that its output is H×W again.
+    /// </summary>
+    private static ConvGeometry Transposed(in ConvGeometry g)
+        => new(g.Batch, g.OutChannels, g.OutHeight, g.OutWidth, g.InChannels, g.KernelH, g.KernelW,
+            PadH: g.KernelH - 1 - g.PadH, PadW: g.KernelW - 1 - g.PadW);
+
+    /// <summary>
+    /// The convolution <paramref name="g"/> of x with kernels read from w: w[o, i, k, l] as stored when not
+    /// <paramref name="flipped"/>, else w[i, o, r−1−k, r−1−l] (w then being the weights of the transposed geometry).
+    /// </summary>
+    private static void Run(ConvGeometry g, float[] x, int xOff, float[] w, int wOff, bool flipped, float[]? bias, int biasOff, float[] y, int yOff, int threads)
+    {
+        var t = For(g.KernelH);
+        int m = t.M, cp = RoundUp(g.InChannels), op = RoundUp(g.OutChannels);
+        int tilesY = (g.OutHeight + m - 1) / m, tilesX = (g.OutWidth + m - 1) / m;
+        // The zero-bordered input covers every tile's α×α window: tiles·m + r − 1 rows and columns.
+        int hp = tilesY * m + t.R - 1, wp = tilesX * m + t.R - 1;
+        int tiles = g.Batch * tilesY * tilesX;
+        int blockTiles = Math.Max(1, Math.Min(BlockTiles, (tiles + threads - 1) / threads));
+        int blocks = (tiles + blockTiles - 1) / blockTiles;
+        int chunks = Math.Min(blocks, Math.Max(1, threads));
+
+        float[] u = ArrayPool<float>.Shared.Rent(Alpha2 * cp * op);
+        float[] xp = ArrayPool<float>.Shared.Rent(g.Batch * hp * wp * cp);
+        try
+        {
+            TransformWeights(t, g, w, wOff, flipped, u, cp, op);
+            CpuParallel.For(Math.Min(g.Batch, Math.Max(1, threads)), threads, chunk =>
+            {
+                int chunksN = Math.Min(g.Batch, Math.Max(1, threads));
+                for (int n = Convolution.ChunkStart(chunk, chunksN, g.Batch); n < Convolution.ChunkStart(chunk + 1, chunksN, g.Batch); n++)
+                    ToPaddedNhwc(g, x, xOff, n, xp, hp, wp, cp);
+            });
+            CpuParallel.For(chunks, chunks, chunk =>
+            {
+                var s = new Block(g, t, tilesY, tilesX, hp, wp, cp, op, blockTiles);
+                float[] v = ArrayPool<float>.Shared.Rent(Alpha2 * s.InputPlane);
+                float[] products = ArrayPool<float>.Shared.Rent(Alpha2 * s.ProductPlane);
+                try
+                {
+                    for (int b = Convolution.ChunkStart(chunk, chunks, blocks); b < Convolution.ChunkStart(chunk + 1, chunks, blocks); b++)
+                    {
+                        int first = b * blockTiles, count = Math.Min(blockTiles, tiles - first);
+                        fixed (float* pxp = xp, pv = v)
+                            for (int i = 0; i < count; i++) s.TransformInput(pxp, first + i, pv + i * cp);
+                        for (int e = 0; e < Alpha2; e++)
+                            Gemm.Multiply(false, false, count, op, cp, 1f, v, e * s.InputPlane, cp, u, e * cp * op, op, 0f, products, e * s.ProductPlane, op, 1);
+                        fixed (float* pm = products, py = y)
+                        fixed (float* pb = bias)
+                            for (int i = 0; i < count; i++) s.TransformOutput(pm + i * op, first + i, pb == null ? null : pb + biasOff, py + yOff);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(v);
+                    ArrayPool<float>.Shared.Return(products);
+                }
+            });
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(u);
+            ArrayPool<float>.Shared.Return(xp);
+        }
+    }
+
+    private static int RoundUp(int channels) => (channels + Lanes - 1) / Lanes * Lanes;
+
+    /// <summary>
+    /// U[ξν] (cp × op, row-major) = G g Gᵀ for every kernel g = w[o, i] (zero for the padding channels), vectorised along o.
+    /// </summary>
+    private static void TransformWeights(Matrices t, in ConvGeometry g, float[] w, int wOff, bool flipped, float[] u, int cp, int op)
+    {
+        int r = t.R, rr = r * r;
+        // Element (k, l) of kernel (o, i) is w[wOff + o·strideO + i·strideI + start + step·(k·r + l)].
+        long strideO = flipped ? rr : (long)g.InChannels * rr, strideI = flipped ? (long)g.OutChannels * rr : rr;
+        int start = flipped ? rr - 1 : 0, step = flipped ? -1 : 1;
+        Array.Clear(u, 0, Alpha2 * cp * op);
+        var kernel = stackalloc Vector256<float>[rr];
+        var half = stackalloc Vector256<float>[Alpha * r];
+        var lanes = stackalloc float[Lanes];
+        fixed (float* pw = w, pu = u, pg = t.G)
+        {
+            for (int i = 0; i < g.InChannels; i++)
+            {
+                for (int o0 = 0; o0 < g.OutChannels; o0 += Lanes)
+                {
+                    int count = Math.Min(Lanes, g.OutChannels - o0);
+                    for (int kl = 0; kl < rr; kl++)
+                    {
+                        for (int lane = 0; lane < Lanes; lane++)
+                            lanes[lane] = lane < count ? pw[wOff + (o0 + lane) * strideO + i * strideI + start + step * kl] : 0f;
+                        kernel[kl] = Vector256.Load(lanes);
+                    }
+                    // half = G g (α×r), then U = half Gᵀ (α×α).
+                    for (int xi = 0; xi < Alpha; xi++)
+                        for (int l = 0; l < r; l++)
+                        {
+                            var acc = Vector256<float>.Zero;
+                            for (int k = 0; k < r; k++) acc += Vector256.Create(pg[xi * r + k]) * kernel[k * r + l];
+                            half[xi * r + l] = acc;
+                        }
+                    for (int xi = 0; xi < Alpha; xi++)
+                        for (int nu = 0; nu < Alpha; nu++)
+                        {
+                            var acc = Vector256<float>.Zero;
+                            for (int l = 0; l < r; l++) acc += Vector256.Create(pg[nu * r + l]) * half[xi * r + l];
+                            acc.Store(pu + ((long)(xi * Alpha + nu) * cp + i) * op + o0);
+                        }
+                }
+            }
+        }
+    }
+
+    /// <summary>Image <paramref name="n"/> of x (C×H×W) into xp[n] (hp × wp × cp), zero outside the image and in the padding channels.</summary>
+    private static void ToPaddedNhwc(in ConvGeometry g, float[] x, int xOff, int n, float[] xp, int hp, int wp, int cp)
+    {
+        var image = xp.AsSpan(n * hp * wp * cp, hp * wp * cp);
+        image.Clear();
+        int plane = g.Height * g.Width;
+        for (int c = 0; c < g.InChannels; c++)
+        {
+            var src = x.AsSpan(xOff + (n * g.InChannels + c) * plane, plane);
+            for (int iy = 0; iy < g.Height; iy++)
+            {
+                var row = image.Slice(((iy + g.PadH) * wp + g.PadW) * cp + c);
+                var from = src.Slice(iy * g.Width, g.Width);
+                for (int ix = 0; ix < from.Length; ix++) row[ix * cp] = from[ix];
+            }
+        }
+    }
+
+    /// <summary>The sizes one block of tiles works with, and the two tile transforms.</summary>
+    private readonly struct Block(ConvGeometry g, Matrices t, int tilesY, int tilesX, int hp, int wp, int cp, int op, int blockTiles)
+    {
+        /// <summary>
+        /// Elements from one ξν plane of the transformed inputs, or of the products, to the next. The 64 bytes past the
+        /// block's tiles keep the 36 planes off a common 4 KiB stride: a tile's transform touches the same offset in every
+        /// plane, and at a multiple of 4 KiB apart those lines would all compete for one set of the L1 cache.
+        /// </summary>
+        public int InputPlane => blockTiles * cp + Skew;
+
+        /// <inheritdoc cref="InputPlane"/>
+        public int ProductPlane => blockTiles * op + Skew;
+
+        private const int Skew = 16;
+
+        /// <summary>
+        /// V[ξν][tile] (cp values, <paramref name="v"/> + ξν·<see cref="InputPlane"/>) = Bᵀ d B for the α×α window of
+        /// <paramref name="tile"/> in the padded NHWC input: each row of d through <see cref="InputRow"/>, then each column.
+        /// </summary>
+        public void TransformInput(float* xp, int tile, float* v)
+        {
+            var (n, ty, tx) = Locate(tile);
+            float* window = xp + ((long)(n * hp + ty * t.M) * wp + tx * t.M) * cp;
+            var rows = stackalloc Vector256<float>[Alpha2];
+            var column = stackalloc Vector256<float>[Alpha];
+            long across = InputPlane;
+            for (int c = 0; c < cp; c += Lanes)
+            {
+                for (int i = 0; i < Alpha; i++)
+                {
+                    float* d = window + (long)i * wp * cp + c;
+                    InputRow(Vector256.Load(d), Vector256.Load(d + cp), Vector256.Load(d + 2 * cp), Vector256.Load(d + 3 * cp),
+                        Vector256.Load(d + 4 * cp), Vector256.Load(d + 5 * cp), rows + i * Alpha, 1);
+                }
+                for (int nu = 0; nu < Alpha; nu++)
+                {
+                    InputRow(rows[nu], rows[Alpha + nu], rows[2 * Alpha + nu], rows[3 * Alpha + nu], rows[4 * Alpha + nu], rows[5 * Alpha + nu], column, 1);
+                    for (int xi = 0; xi < Alpha; xi++) column[xi].Store(v + (xi * Alpha + nu) * across + c);
+                }
+            }
+        }
+
+        /// <summary>
+        /// The m×m outputs of <paramref name="tile"/>, Aᵀ M A + bias, from its products M[ξν] (op values,
+        /// <paramref name="products"/> + ξν·<see cref="ProductPlane"/>), stored into y (NCHW) where inside the output.
+        /// </summary>
+        public void TransformOutput(float* products, int tile, float* bias, float* y)
+        {
+            var (n, ty, tx) = Locate(tile);
+            int m = t.M, outPlane = g.OutHeight * g.OutWidth;
+            int rowsLeft = Math.Min(m, g.OutHeight - ty * m), colsLeft = Math.Min(m, g.OutWidth - tx * m);
+            long across = ProductPlane;
+            var rows = stackalloc Vector256<float>[Alpha * 4];
+            var outputs = stackalloc Vector256<float>[4];
+            var lanes = stackalloc float[Lanes];
+            for (int o0 = 0; o0 < g.OutChannels; o0 += Lanes)
+            {
+                int count = Math.Min(Lanes, g.OutChannels - o0);
+                var b = Vector256<float>.Zero;
+                if (bias != null)
+                {
+                    for (int lane = 0; lane < Lanes; lane++) lanes[lane] = lane < count ? bias[o0 + lane] : 0f;
+                    b = Vector256.Load(lanes);
+                }
+                // rows[ξ][b] = (M A)[ξ][b], then Y[a][b] = (Aᵀ rows)[a][b].
+                for (int xi = 0; xi < Alpha; xi++)
+                {
+                    float* p = products + xi * Alpha * across + o0;
+                    OutputRow(m, Vector256.Load(p), Vector256.Load(p + across), Vector256.Load(p + 2 * across), Vector256.Load(p + 3 * across),
+                        Vector256.Load(p + 4 * across), Vector256.Load(p + 5 * across), rows + xi * 4);
+                }
+                float* dst = y + ((long)n * g.OutChannels + o0) * outPlane + (ty * m) * g.OutWidth + tx * m;
+                for (int bx = 0; bx < colsLeft; bx++)
+                {
+                    OutputRow(m, rows[bx], rows[4 + bx], rows[8 + bx], rows[12 + bx], rows[16 + bx], rows[20 + bx], outputs);
+                    for (int a = 0; a < rowsLeft; a++)
+                    {
+                        (outputs[a] + b).Store(lanes);
+                        float* pixel = dst + a * g.OutWidth + bx;
+                        for (int lane = 0; lane < count; lane++) pixel[lane * outPlane] = lanes[lane];
+                    }
+                }
+            }
+        }
+
+        private (int N, int Ty, int Tx) Locate(int tile)
+        {
+            int perImage = tilesY * tilesX, rest = tile % perImage;
+            return (tile / perImage, rest / tilesX, rest % tilesX);
+        }
+    }
+
+    /// <summary>
+    /// One row of Bᵀ d: out[ξ] = Σᵢ Bᵀ[ξ, i] dᵢ, written out for the points 0, ±1, ±2, ∞ with rows scaled to integers
+    /// (see <see cref="Build"/>; a test checks the two agree). Results go to out[0], out[stride], … out[5·stride].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void InputRow(Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5,
+        Vector256<float>* out_, int stride)
+    {
+        var four = Vector256.Create(4f);
+        var five = Vector256.Create(5f);
+        var d4m2 = d4 - d2;
+        var d3m1 = d3 - d1;
+        out_[0] = four * d0 - five * d2 + d4;
+        out_[stride] = (d4 + d3) - four * (d1 + d2);
+        out_[2 * stride] = (d4 - d3) + four * (d1 - d2);
+        out_[3 * stride] = d4m2 + d3m1 + d3m1;
+        out_[4 * stride] = d4m2 - d3m1 - d3m1;
+        out_[5 * stride] = four * d1 - five * d3 + d5;
+    }
+
+    /// <summary>
+    /// One row of M A for m outputs (2 or 4): out[a] = Σ_ξ Aᵀ[a, ξ] M_ξ, written out for the points 0, ±1, ±2, ∞ (a test
+    /// checks it against <see cref="Build"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void OutputRow(int m, Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5,
+        Vector256<float>* out_)
+    {
+        var sum12 = m1 + m2;
+        var dif12 = m1 - m2;
+        var sum34 = m3 + m4;
+        var dif34 = m3 - m4;
+        out_[0] = m0 + sum12 + sum34;
+        if (m == 2)
+        {
+            out_[1] = dif12 + dif34 + dif34 + m5;
+            return;
+        }
+        var two = Vector256.Create(2f);
+        var four = Vector256.Create(4f);
+        var eight = Vector256.Create(8f);
+        out_[1] = dif12 + two * dif34;
+        out_[2] = sum12 + four * sum34;
+        out_[3] = dif12 + eight * dif34 + m5;
+    }
+
+    /// <summary>
+    /// Toom–Cook matrices for F(m, r), α = m + r − 1 = 6, from the points 0, 1, −1, 2, −2 and ∞.
+    /// </summary>
+    /// <remarks>
+    /// The linear convolution s = h * x of a length-m and a length-r sequence is a product of polynomials of degree α − 1:
+    /// evaluate both at the α points (Eₕ h, Eₓ x; at ∞ a polynomial's value is its leading coefficient), multiply
+    /// pointwise, and interpolate back, s = R (Eₕ h ⊙ Eₓ x), with R built from the Lagrange basis of the finite points
+    /// plus the product Π(z − pⱼ) for ∞. The correlation the layer computes, yᵢ = Σₖ gₖ dᵢ₊ₖ, is that bilinear map
+    /// transposed in h (⟨s, d⟩ = ⟨h, y⟩ when x = g), so y = Eₕᵀ [(Eₓ g) ⊙ (Rᵀ d)]: Aᵀ = Eₕᵀ, G = Eₓ, Bᵀ = Rᵀ. Nested
+    /// once per axis it gives the 2-D form.
+    /// </remarks>
+    private static Matrices Build(int r)
+    {
+        int m = Alpha - r + 1;
+        double[] points = [0, 1, -1, 2, -2];
+        var eh = Evaluation(points, m);
+        var ex = Evaluation(points, r);
+        var rec = new double[Alpha, Alpha];
+        var denominators = new double[Alpha];
+        for (int j = 0; j <= points.Length; j++)
+        {
+            // Column j: the coefficients of Lⱼ(z) = Π_{k≠j} (z − pₖ)/(pⱼ − pₖ), or of Π (z − pₖ) for ∞.
+            double[] poly = [1];
+            double scale = 1;
+            for (int k = 0; k < points.Length; k++)
+            {
+                if (k == j) continue;
+                poly = TimesLinear(poly, -points[k]);
+                if (j < points.Length) scale *= points[j] - points[k];
+            }
+            for (int c = 0; c < poly.Length; c++) rec[c, j] = poly[c];
+            denominators[j] = scale;
+        }
+        var at = new float[m * Alpha];
+        var gm = new float[Alpha * r];
+        var bt = new float[Alpha2];
+        for (int xi = 0; xi < Alpha; xi++)
+        {
+            for (int a = 0; a < m; a++) at[a * Alpha + xi] = (float)eh[xi, a];
+            for (int k = 0; k < r; k++) gm[xi * r + k] = (float)(ex[xi, k] / denominators[xi]);
+            for (int i = 0; i < Alpha; i++) bt[xi * Alpha + i] = (float)rec[i, xi];
+        }
+        return new Matrices(m, r, at, gm, bt);
+    }
+
+    /// <summary>Row j evaluates a polynomial of <paramref name="length"/> coefficients at point j; the last row at ∞.</summary>
+    private static double[,] Evaluation(double[] points, int length)
+    {
+        var e = new double[Alpha, length];
+        for (int j = 0; j < points.Length; j++)
+            for (int i = 0; i < length; i++) e[j, i] = Math.Pow(points[j], i);
+        e[Alpha - 1, length - 1] = 1;
+        return e;
+    }
+
+    /// <summary>The coefficients (lowest first) of poly(z)·(z + c).</summary>
+    private static double[] TimesLinear(double[] poly, double c)
+    {
+        var result = new double[poly.Length + 1];
+        for (int i = 0; i < poly.Length; i++)
+        {
+            result[i] += poly[i] * c;
+            result[i + 1] += poly[i];
+        }
+        return result;
+    }
+}
