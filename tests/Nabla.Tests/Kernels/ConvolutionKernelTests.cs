@@ -316,7 +316,7 @@ public class ConvolutionKernelTests
                 {
                     fixed (Vector256<float>* pi = input, po = output)
                     {
-                        WinogradConvolution.InputRow(e[0], e[1], e[2], e[3], e[4], e[5], pi, 1);
+                        WinogradConvolution.InputRow(e[0], e[1], e[2], e[3], e[4], e[5], pi);
                         WinogradConvolution.OutputRow(t.M, e[0], e[1], e[2], e[3], e[4], e[5], po);
                     }
                 }
