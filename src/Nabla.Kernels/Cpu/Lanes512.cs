@@ -48,7 +48,7 @@ internal static unsafe class Lanes512
             return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"Conv2d is implemented for float and double, not {typeof(T).Name}.");
+        throw new NotSupportedException($"The 512-bit kernels (GEMM, convolution) are implemented for float and double, not {typeof(T).Name}.");
     }
 
     /// <summary>

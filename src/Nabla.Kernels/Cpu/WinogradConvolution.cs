@@ -305,12 +305,7 @@ internal static unsafe class WinogradConvolution
             for (int o0 = 0; o0 < g.OutChannels; o0 += Lanes)
             {
                 int count = Math.Min(Lanes, g.OutChannels - o0);
-                var b = Vector256<float>.Zero;
-                if (bias != null)
-                {
-                    for (int lane = 0; lane < Lanes; lane++) lanes[lane] = lane < count ? bias[o0 + lane] : 0f;
-                    b = Vector256.Load(lanes);
-                }
+                var b = bias == null ? Vector256<float>.Zero : Lanes256.LoadLanes(bias + o0, Lanes256.TailMask<float>(count));
                 // rows[ξ][b] = (M A)[ξ][b], then Y[a][b] = (Aᵀ rows)[a][b].
                 for (int xi = 0; xi < Alpha; xi++)
                 {

@@ -39,12 +39,8 @@ public sealed class Linear : Module
 
     public Tensor? Bias { get; }
 
-    public override Tensor Forward(Tensor x, Mode mode)
-    {
-        if (x.Rank == 0 || x.Shape[^1] != InFeatures)
-            throw new ArgumentException($"Linear: expected input [*, {InFeatures}], got {Tensor.ShapeString(x.Shape)}");
-        return x.Linear(Weight, Bias);
-    }
+    /// <remarks>A wrong input width is reported by <see cref="Tensor.Linear"/>, with the weight's shape.</remarks>
+    public override Tensor Forward(Tensor x, Mode mode) => x.Linear(Weight, Bias);
 
     public override IEnumerable<(string Name, Tensor Value)> NamedParameters()
     {
