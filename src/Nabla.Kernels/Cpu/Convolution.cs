@@ -15,7 +15,8 @@ namespace Nabla.Kernels.Cpu;
 /// horizontal stride 1 on AVX-512: <see cref="ChannelConvolution"/> (vectorised along output channels) for wide layers
 /// whose output rows would leave vector lanes idle, or <see cref="DirectConvolution"/> (vectorised along output rows);
 /// neither builds an im2col matrix. Otherwise, for float32 stride-1 3×3 and 5×5 layers with enough channels and tiles,
-/// <see cref="WinogradConvolution"/> (forward and input gradient: 2.8–4× fewer multiplications); else
+/// <see cref="WinogradConvolution"/> (forward, input gradient and, for 5×5, the weight gradient: 2.8–4× fewer
+/// multiplications); else
 /// <see cref="Im2ColConvolution"/>, which handles every geometry on every CPU.
 /// None allocates per call beyond small bookkeeping: scratch comes from <see cref="System.Buffers.ArrayPool{T}"/>.
 /// </remarks>
@@ -66,6 +67,8 @@ internal static class Convolution
         CheckWeight(g, dw, dwOff, "dw");
         if (ChannelConvolution.PrefersBackwardWeight<T>(g)) ChannelConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
         else if (PreferDirect<T>(g)) DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
+        else if (PrefersWinogradBackwardWeight<T>(g))
+            WinogradConvolution.BackwardWeight(g, (float[])(object)x, xOff, (float[])(object)dy, dyOff, (float[])(object)dw, dwOff, threads);
         else Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
     }
 
@@ -116,6 +119,11 @@ internal static class Convolution
         var transposed = DirectConvolution.Transposed(g);
         return !ChannelConvolution.PrefersForward<T>(transposed) && !PreferDirect<T>(transposed);
     }
+
+    /// <summary>Whether the weight gradient goes to <see cref="WinogradConvolution"/> (see <see cref="PrefersWinogradForward{T}"/>).</summary>
+    internal static bool PrefersWinogradBackwardWeight<T>(in ConvGeometry g) where T : unmanaged
+        => typeof(T) == typeof(float) && !ChannelConvolution.PrefersBackwardWeight<T>(g) && !PreferDirect<T>(g)
+        && WinogradConvolution.PrefersBackwardWeight(g);
 
     /// <summary>
     /// Splits <paramref name="items"/> independent work items over the thread budget: <c>Outer</c> chunks run in

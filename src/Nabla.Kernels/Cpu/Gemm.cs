@@ -402,6 +402,14 @@ internal static unsafe partial class Gemm
             // last group of lanes is loaded under a mask, which zero-fills the lanes past the end (element by element,
             // it was most of the packing left in a LeNet batch-1 inference: conv2's last B panel, 4 of 16 columns).
             int v = Vector256<T>.Count;
+            if (lanes == 6 && width == 6)
+            {
+                // The AVX2 kernel's full A panels of a transposed A, fewer lanes than a vector: one block copy of the 6 per
+                // depth step (a 16- and an 8-byte move for float) instead of 6 scalar moves. Zen 3, in-process A/B:
+                // 784×128×256 TN (an MLP weight gradient) 354 → 303 µs; Winograd's weight gradient 7.5 → 6.6 ms.
+                for (int d = 0; d < depth; d++) Unsafe.CopyBlockUnaligned(dst + (nint)d * 6, src + d * depthStride, (uint)(6 * sizeof(T)));
+                return;
+            }
             var tail = Lanes256.TailMask<T>(lanes % v);
             for (int d = 0; d < depth; d++)
             {

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Nabla.Kernels.Cpu;
 
@@ -22,13 +24,15 @@ namespace Nabla.Kernels.Cpu;
 /// <para>
 /// The matrices come from Toom–Cook interpolation at the points 0, 1, −1, 2, −2 and ∞ (see <see cref="Build"/>).
 /// Their large entries (G up to 16, Aᵀ up to 8) cost float32 accuracy: on 8 images of 32→64 channels the largest error
-/// against a float64 reference is ≈ 2·10⁻⁵ of the output's RMS for both kernel sizes, im2col's ≈ 2·10⁻⁶. Training is
-/// not hurt (the LeNet run of scripts/main.sh reaches the same test accuracy); float64 never comes here.
+/// against a float64 reference is ≈ 2·10⁻⁵ of the output's RMS for both kernel sizes (the weight gradient: 3·10⁻⁵ for
+/// 5×5, 1.3·10⁻⁵ for 3×3), im2col's ≈ 2·10⁻⁶. Training is not hurt (the LeNet run of scripts/main.sh reaches the same
+/// test accuracy); float64 never comes here.
 /// </para>
 /// <para>
 /// The input gradient of a stride-1 convolution is itself one, over dy with the kernels flipped and their channel axes
-/// swapped, and padding r − 1 − p; <see cref="BackwardInput"/> runs it through the same code. The weight gradient stays
-/// with im2col.
+/// swapped, and padding r − 1 − p; <see cref="BackwardInput"/> runs it through the same code. The weight gradient
+/// (<see cref="BackwardWeight"/>) is the adjoint of the forward transforms: the same input tiles, dy's tiles taken to
+/// α×α by A, α² GEMMs summed over the tiles, and Gᵀ · G back to r×r.
 /// </para>
 /// </remarks>
 internal static unsafe class WinogradConvolution
@@ -74,6 +78,14 @@ internal static unsafe class WinogradConvolution
     public static bool PrefersForward(in ConvGeometry g)
         => Accepts(g) && g.InChannels >= MinChannels && g.OutChannels >= MinChannels && Tiles(g) >= MinTiles;
 
+    /// <summary>
+    /// Whether the weight gradient of <paramref name="g"/> should run here rather than through im2col: as the forward pass,
+    /// and 5×5 kernels only. Zen 3, two threads, batch 64 of 14×14, 32→64 channels: 5×5 6.6–7.5 ms against im2col's 9.0;
+    /// 3×3 (m = 4, so a quarter as many tiles, each of whose gradients is scaled by up to 8 per axis) 3.2 against 3.3,
+    /// no gain worth the accuracy.
+    /// </summary>
+    public static bool PrefersBackwardWeight(in ConvGeometry g) => g.KernelH == 5 && PrefersForward(g);
+
     /// <summary>Output tiles of <paramref name="g"/> (m×m each).</summary>
     private static long Tiles(in ConvGeometry g)
     {
@@ -107,39 +119,26 @@ internal static unsafe class WinogradConvolution
     /// </summary>
     private static void Run(ConvGeometry g, float[] x, int xOff, float[] w, int wOff, bool flipped, float[]? bias, int biasOff, float[] y, int yOff, int threads)
     {
-        var t = For(g.KernelH);
-        int m = t.M, cp = RoundUp(g.InChannels), op = RoundUp(g.OutChannels);
-        int tilesY = (g.OutHeight + m - 1) / m, tilesX = (g.OutWidth + m - 1) / m;
-        // The zero-bordered input covers every tile's α×α window: tiles·m + r − 1 rows and columns.
-        int hp = tilesY * m + t.R - 1, wp = tilesX * m + t.R - 1;
-        int tiles = g.Batch * tilesY * tilesX;
-        int blockTiles = Math.Max(1, Math.Min(BlockTiles, (tiles + threads - 1) / threads));
-        int blocks = (tiles + blockTiles - 1) / blockTiles;
-        int chunks = Math.Min(blocks, Math.Max(1, threads));
-
+        var s = new Block(g, threads);
+        int cp = s.Cp, op = s.Op, chunks = s.Chunks(threads);
         float[] u = ArrayPool<float>.Shared.Rent(Alpha2 * cp * op);
-        float[] xp = ArrayPool<float>.Shared.Rent(g.Batch * hp * wp * cp);
+        float[] xp = ArrayPool<float>.Shared.Rent(g.Batch * s.InputImage);
         try
         {
-            TransformWeights(t, g, w, wOff, flipped, u, cp, op, threads);
-            int imageChunks = Math.Min(g.Batch, Math.Max(1, threads));
-            CpuParallel.For(imageChunks, imageChunks, chunk =>
-            {
-                for (int n = Convolution.ChunkStart(chunk, imageChunks, g.Batch); n < Convolution.ChunkStart(chunk + 1, imageChunks, g.Batch); n++)
-                    ToPaddedNhwc(g, x, xOff, n, xp, hp, wp, cp);
-            });
+            TransformWeights(s.T, g, w, wOff, flipped, u, cp, op, threads);
+            ToPaddedNhwc(x, xOff, g.InChannels, g.Height, g.Width, g.PadH, g.PadW, xp, s.PaddedHeight, s.PaddedWidth, cp, g.Batch, threads);
             CpuParallel.For(chunks, chunks, chunk =>
             {
-                var s = new Block(g, t, tilesY, tilesX, hp, wp, cp, op, blockTiles);
                 float[] v = ArrayPool<float>.Shared.Rent(Alpha2 * s.InputPlane);
                 float[] products = ArrayPool<float>.Shared.Rent(Alpha2 * s.ProductPlane);
                 try
                 {
-                    for (int b = Convolution.ChunkStart(chunk, chunks, blocks); b < Convolution.ChunkStart(chunk + 1, chunks, blocks); b++)
+                    for (int b = Convolution.ChunkStart(chunk, chunks, s.Blocks); b < Convolution.ChunkStart(chunk + 1, chunks, s.Blocks); b++)
                     {
-                        int first = b * blockTiles, count = Math.Min(blockTiles, tiles - first);
+                        var (first, count) = s.TilesOf(b);
                         fixed (float* pxp = xp, pv = v)
                             for (int i = 0; i < count; i++) s.TransformInput(pxp, first + i, pv + i * cp);
+                        // M[ξν] (tiles × op) = V[ξν] (tiles × cp) · U[ξν] (cp × op).
                         for (int e = 0; e < Alpha2; e++)
                             Gemm.Multiply(false, false, count, op, cp, 1f, v, e * s.InputPlane, cp, u, e * cp * op, op, 0f, products, e * s.ProductPlane, op, 1);
                         fixed (float* pm = products, py = y)
@@ -158,6 +157,66 @@ internal static unsafe class WinogradConvolution
         {
             ArrayPool<float>.Shared.Return(u);
             ArrayPool<float>.Shared.Return(xp);
+        }
+    }
+
+    /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w, the adjoint of the forward transforms (see remarks).</summary>
+    /// <remarks>
+    /// Each output tile is y = Aᵀ [U ⊙ V] A with U = G g Gᵀ, so ∂L/∂U = Σ_tiles V ⊙ (A dy Aᵀ) and ∂L/∂g = Gᵀ (∂L/∂U) G:
+    /// per ξν one GEMM dU[ξν] (C × O) = V[ξν]ᵀ (C × tiles) · dY[ξν] (tiles × O) summed over all tiles, where dY = A dy Aᵀ
+    /// takes each m×m tile of dy to α×α (zero where the tile hangs past the output). Every step is the transpose of a
+    /// linear step of the forward pass, which equals the convolution exactly, so in exact arithmetic this is its gradient.
+    /// </remarks>
+    public static void BackwardWeight(ConvGeometry g, float[] x, int xOff, float[] dy, int dyOff, float[] dw, int dwOff, int threads)
+    {
+        var s = new Block(g, threads);
+        int cp = s.Cp, op = s.Op, chunks = s.Chunks(threads);
+        float[] xp = ArrayPool<float>.Shared.Rent(g.Batch * s.InputImage);
+        float[] dyp = ArrayPool<float>.Shared.Rent(g.Batch * s.GradientImage);
+        // One sum of dU per chunk, added in chunk order at the end so that the result does not depend on scheduling.
+        var sums = new float[chunks][];
+        for (int c = 0; c < chunks; c++) sums[c] = ArrayPool<float>.Shared.Rent(Alpha2 * cp * op);
+        try
+        {
+            ToPaddedNhwc(x, xOff, g.InChannels, g.Height, g.Width, g.PadH, g.PadW, xp, s.PaddedHeight, s.PaddedWidth, cp, g.Batch, threads);
+            ToPaddedNhwc(dy, dyOff, g.OutChannels, g.OutHeight, g.OutWidth, 0, 0, dyp, s.TilesY * s.T.M, s.TilesX * s.T.M, op, g.Batch, threads);
+            CpuParallel.For(chunks, chunks, chunk =>
+            {
+                float[] v = ArrayPool<float>.Shared.Rent(Alpha2 * s.InputPlane);
+                float[] gradients = ArrayPool<float>.Shared.Rent(Alpha2 * s.ProductPlane);
+                try
+                {
+                    int b0 = Convolution.ChunkStart(chunk, chunks, s.Blocks);
+                    for (int b = b0; b < Convolution.ChunkStart(chunk + 1, chunks, s.Blocks); b++)
+                    {
+                        var (first, count) = s.TilesOf(b);
+                        fixed (float* pxp = xp, pdy = dyp, pv = v, pgy = gradients)
+                            for (int i = 0; i < count; i++)
+                            {
+                                s.TransformInput(pxp, first + i, pv + i * cp);
+                                s.TransformGradient(pdy, first + i, pgy + i * op);
+                            }
+                        // dU[ξν] (cp × op) += V[ξν]ᵀ · dY[ξν]; the chunk's first block overwrites.
+                        for (int e = 0; e < Alpha2; e++)
+                            Gemm.Multiply(true, false, cp, op, count, 1f, v, e * s.InputPlane, cp, gradients, e * s.ProductPlane, op,
+                                b == b0 ? 0f : 1f, sums[chunk], e * cp * op, op, 1);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(v);
+                    ArrayPool<float>.Shared.Return(gradients);
+                }
+            });
+            var total = sums[0].AsSpan(0, Alpha2 * cp * op);
+            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(total, sums[c].AsSpan(0, total.Length), total);
+            FromTransformedGradient(s.T, g, sums[0], cp, op, dw, dwOff);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xp);
+            ArrayPool<float>.Shared.Return(dyp);
+            foreach (float[] sum in sums) ArrayPool<float>.Shared.Return(sum);
         }
     }
 
@@ -229,27 +288,141 @@ internal static unsafe class WinogradConvolution
         }
     }
 
-    /// <summary>Image <paramref name="n"/> of x (C×H×W) into xp[n] (hp × wp × cp), zero outside the image and in the padding channels.</summary>
-    private static void ToPaddedNhwc(in ConvGeometry g, float[] x, int xOff, int n, float[] xp, int hp, int wp, int cp)
+    /// <summary>
+    /// src (N × C × H × W) into dst (N × hp × wp × cp), each image shifted down by <paramref name="padH"/> rows and
+    /// right by <paramref name="padW"/> columns, zero elsewhere and in the padding channels; images split over the threads.
+    /// </summary>
+    private static void ToPaddedNhwc(float[] src, int srcOff, int channels, int height, int width, int padH, int padW,
+        float[] dst, int hp, int wp, int cp, int batch, int threads)
     {
-        var image = xp.AsSpan(n * hp * wp * cp, hp * wp * cp);
-        image.Clear();
-        int plane = g.Height * g.Width;
-        for (int c = 0; c < g.InChannels; c++)
+        int chunks = Math.Min(batch, Math.Max(1, threads));
+        CpuParallel.For(chunks, chunks, chunk =>
         {
-            var src = x.AsSpan(xOff + (n * g.InChannels + c) * plane, plane);
-            for (int iy = 0; iy < g.Height; iy++)
+            for (int n = Convolution.ChunkStart(chunk, chunks, batch); n < Convolution.ChunkStart(chunk + 1, chunks, batch); n++)
             {
-                var row = image.Slice(((iy + g.PadH) * wp + g.PadW) * cp + c);
-                var from = src.Slice(iy * g.Width, g.Width);
-                for (int ix = 0; ix < from.Length; ix++) row[ix * cp] = from[ix];
+                var image = dst.AsSpan(n * hp * wp * cp, hp * wp * cp);
+                image.Clear();
+                int plane = height * width;
+                fixed (float* ps = src, pd = image)
+                    for (int iy = 0; iy < height; iy++)
+                    {
+                        float* from = ps + srcOff + (long)n * channels * plane + iy * width;
+                        float* row = pd + ((long)(iy + padH) * wp + padW) * cp;
+                        // 8 channels × 8 pixels at a time through an in-register transpose; the ragged rest one by one.
+                        int c = 0;
+                        for (; Avx.IsSupported && c + Lanes <= channels; c += Lanes)
+                        {
+                            int ix = 0;
+                            for (; ix + Lanes <= width; ix += Lanes) Transpose.Block(from + (long)c * plane + ix, plane, row + (long)ix * cp + c, cp);
+                            for (; ix < width; ix++)
+                                for (int k = 0; k < Lanes; k++) row[(long)ix * cp + c + k] = from[(long)(c + k) * plane + ix];
+                        }
+                        for (; c < channels; c++)
+                            for (int ix = 0; ix < width; ix++) row[(long)ix * cp + c] = from[(long)c * plane + ix];
+                    }
             }
-        }
+        });
     }
 
-    /// <summary>The sizes one block of tiles works with, and the two tile transforms.</summary>
-    private readonly struct Block(ConvGeometry g, Matrices t, int tilesY, int tilesX, int hp, int wp, int cp, int op, int blockTiles)
+    /// <summary>
+    /// dw[o, i] = Gᵀ dU[·, i, o] G (r×r from α×α) for every kernel, vectorised along o; dU is laid out as U
+    /// (<see cref="TransformWeights(Matrices, ConvGeometry, float[], int, bool, float[], int, int, int)"/>).
+    /// </summary>
+    private static void FromTransformedGradient(Matrices t, in ConvGeometry g, float[] du, int cp, int op, float[] dw, int dwOff)
     {
+        int r = t.R, rr = r * r;
+        var half = stackalloc Vector256<float>[Alpha * r];
+        var kernel = stackalloc Vector256<float>[rr];
+        var lanes = stackalloc float[Lanes];
+        fixed (float* pdu = du, pw = dw, pg = t.G)
+            for (int i = 0; i < g.InChannels; i++)
+                for (int o0 = 0; o0 < g.OutChannels; o0 += Lanes)
+                {
+                    // half = dU G (α×r), then the kernel = Gᵀ half (r×r).
+                    for (int xi = 0; xi < Alpha; xi++)
+                        for (int l = 0; l < r; l++)
+                        {
+                            var acc = Vector256<float>.Zero;
+                            for (int nu = 0; nu < Alpha; nu++)
+                                acc += Vector256.Load(pdu + ((long)(xi * Alpha + nu) * cp + i) * op + o0) * Vector256.Create(pg[nu * r + l]);
+                            half[xi * r + l] = acc;
+                        }
+                    for (int k = 0; k < r; k++)
+                        for (int l = 0; l < r; l++)
+                        {
+                            var acc = Vector256<float>.Zero;
+                            for (int xi = 0; xi < Alpha; xi++) acc += Vector256.Create(pg[xi * r + k]) * half[xi * r + l];
+                            kernel[k * r + l] = acc;
+                        }
+                    int count = Math.Min(Lanes, g.OutChannels - o0);
+                    for (int kl = 0; kl < rr; kl++)
+                    {
+                        kernel[kl].Store(lanes);
+                        for (int lane = 0; lane < count; lane++) pw[dwOff + ((long)(o0 + lane) * g.InChannels + i) * rr + kl] = lanes[lane];
+                    }
+                }
+    }
+
+    /// <summary>How a convolution is cut into tiles and blocks of tiles, the sizes of its buffers, and the tile transforms.</summary>
+    private readonly struct Block
+    {
+        private readonly ConvGeometry g;
+        private readonly Matrices t;
+        private readonly int tilesY, tilesX, hp, wp, cp, op, blockTiles, tiles;
+
+        // ConvGeometry computes these on every read; the output transform needs them per pixel.
+        private readonly int outHeight, outWidth;
+
+        public Block(in ConvGeometry g, int threads)
+        {
+            this.g = g;
+            t = For(g.KernelH);
+            int m = t.M;
+            cp = RoundUp(g.InChannels);
+            op = RoundUp(g.OutChannels);
+            outHeight = g.OutHeight;
+            outWidth = g.OutWidth;
+            tilesY = (outHeight + m - 1) / m;
+            tilesX = (outWidth + m - 1) / m;
+            // The zero-bordered input covers every tile's α×α window: tiles·m + r − 1 rows and columns.
+            hp = tilesY * m + t.R - 1;
+            wp = tilesX * m + t.R - 1;
+            tiles = g.Batch * tilesY * tilesX;
+            blockTiles = Math.Max(1, Math.Min(BlockTiles, (tiles + threads - 1) / threads));
+        }
+
+        public Matrices T => t;
+
+        /// <summary>Input and output channels rounded up to whole vectors.</summary>
+        public int Cp => cp;
+
+        /// <inheritdoc cref="Cp"/>
+        public int Op => op;
+
+        public int TilesY => tilesY;
+
+        public int TilesX => tilesX;
+
+        /// <summary>Rows and columns of the zero-bordered NHWC input.</summary>
+        public int PaddedHeight => hp;
+
+        /// <inheritdoc cref="PaddedHeight"/>
+        public int PaddedWidth => wp;
+
+        /// <summary>Elements of one image of the zero-bordered NHWC input.</summary>
+        public int InputImage => hp * wp * cp;
+
+        /// <summary>Elements of one image of dy in NHWC, zero-extended to whole tiles.</summary>
+        public int GradientImage => tilesY * tilesX * t.M * t.M * op;
+
+        public int Blocks => (tiles + blockTiles - 1) / blockTiles;
+
+        /// <summary>Runs of whole blocks the threads share out.</summary>
+        public int Chunks(int threads) => Math.Min(Blocks, Math.Max(1, threads));
+
+        /// <summary>The first tile of block <paramref name="block"/> and how many it holds.</summary>
+        public (int First, int Count) TilesOf(int block) => (block * blockTiles, Math.Min(blockTiles, tiles - block * blockTiles));
+
         /// <summary>
         /// Elements from one ξν plane of the transformed inputs, or of the products, to the next. The 64 bytes past the
         /// block's tiles keep the 36 planes off a common 4 KiB stride: a tile's transform touches the same offset in every
@@ -296,11 +469,11 @@ internal static unsafe class WinogradConvolution
         public void TransformOutput(float* products, int tile, float* bias, float* y)
         {
             var (n, ty, tx) = Locate(tile);
-            int m = t.M, outPlane = g.OutHeight * g.OutWidth;
-            int rowsLeft = Math.Min(m, g.OutHeight - ty * m), colsLeft = Math.Min(m, g.OutWidth - tx * m);
+            int m = t.M, outPlane = outHeight * outWidth;
+            int rowsLeft = Math.Min(m, outHeight - ty * m), colsLeft = Math.Min(m, outWidth - tx * m);
             long across = ProductPlane;
             var rows = stackalloc Vector256<float>[Alpha * 4];
-            var outputs = stackalloc Vector256<float>[4];
+            var outputs = stackalloc Vector256<float>[16];
             var lanes = stackalloc float[Lanes];
             for (int o0 = 0; o0 < g.OutChannels; o0 += Lanes)
             {
@@ -313,16 +486,99 @@ internal static unsafe class WinogradConvolution
                     OutputRow(m, Vector256.Load(p), Vector256.Load(p + across), Vector256.Load(p + 2 * across), Vector256.Load(p + 3 * across),
                         Vector256.Load(p + 4 * across), Vector256.Load(p + 5 * across), rows + xi * 4);
                 }
-                float* dst = y + ((long)n * g.OutChannels + o0) * outPlane + (ty * m) * g.OutWidth + tx * m;
+                // outputs[b·4 + a] = Y[a][b] + bias, column b of the tile.
                 for (int bx = 0; bx < colsLeft; bx++)
                 {
-                    OutputRow(m, rows[bx], rows[4 + bx], rows[8 + bx], rows[12 + bx], rows[16 + bx], rows[20 + bx], outputs);
-                    for (int a = 0; a < rowsLeft; a++)
+                    OutputRow(m, rows[bx], rows[4 + bx], rows[8 + bx], rows[12 + bx], rows[16 + bx], rows[20 + bx], outputs + bx * 4);
+                    for (int a = 0; a < rowsLeft; a++) outputs[bx * 4 + a] += b;
+                }
+                float* dst = y + ((long)n * g.OutChannels + o0) * outPlane + (ty * m) * outWidth + tx * m;
+                for (int a = 0; a < rowsLeft; a++)
+                {
+                    float* run = dst + a * outWidth;
+                    if (Avx.IsSupported && count == Lanes && colsLeft == m)
                     {
-                        (outputs[a] + b).Store(lanes);
-                        float* pixel = dst + a * g.OutWidth + bx;
-                        for (int lane = 0; lane < count; lane++) pixel[lane * outPlane] = lanes[lane];
+                        if (m == 2) StorePairs(outputs[a], outputs[4 + a], run, outPlane);
+                        else StoreQuads(outputs[a], outputs[4 + a], outputs[8 + a], outputs[12 + a], run, outPlane);
+                        continue;
                     }
+                    for (int bx = 0; bx < colsLeft; bx++)
+                    {
+                        outputs[bx * 4 + a].Store(lanes);
+                        for (int lane = 0; lane < count; lane++) run[lane * outPlane + bx] = lanes[lane];
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Two adjacent pixels of 8 channels, p0 and p1 (lane c = channel c), to run[c·plane], run[c·plane + 1]: the
+        /// unpacks pair each channel's two values into one 64-bit lane, stored whole instead of as two scalars.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StorePairs(Vector256<float> p0, Vector256<float> p1, float* run, nint plane)
+        {
+            // Per 128-bit half, UnpackLow holds channels (0, 1) / (4, 5) and UnpackHigh (2, 3) / (6, 7).
+            var low = Avx.UnpackLow(p0, p1).AsDouble();
+            var high = Avx.UnpackHigh(p0, p1).AsDouble();
+            Vector128<double> l0 = low.GetLower(), l1 = low.GetUpper(), h0 = high.GetLower(), h1 = high.GetUpper();
+            Sse2.StoreLow((double*)run, l0);
+            Sse2.StoreHigh((double*)(run + plane), l0);
+            Sse2.StoreLow((double*)(run + 2 * plane), h0);
+            Sse2.StoreHigh((double*)(run + 3 * plane), h0);
+            Sse2.StoreLow((double*)(run + 4 * plane), l1);
+            Sse2.StoreHigh((double*)(run + 5 * plane), l1);
+            Sse2.StoreLow((double*)(run + 6 * plane), h1);
+            Sse2.StoreHigh((double*)(run + 7 * plane), h1);
+        }
+
+        /// <summary>Four adjacent pixels of 8 channels to run[c·plane + 0‥3]: a 4×4 transpose in each 128-bit half.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreQuads(Vector256<float> p0, Vector256<float> p1, Vector256<float> p2, Vector256<float> p3, float* run, nint plane)
+        {
+            var t0 = Avx.UnpackLow(p0, p1).AsDouble();    // (p0, p1) of channels 0, 1 | 4, 5
+            var t1 = Avx.UnpackHigh(p0, p1).AsDouble();   // 2, 3 | 6, 7
+            var t2 = Avx.UnpackLow(p2, p3).AsDouble();
+            var t3 = Avx.UnpackHigh(p2, p3).AsDouble();
+            var c0 = Avx.UnpackLow(t0, t2).AsSingle();    // channel 0 | 4
+            var c1 = Avx.UnpackHigh(t0, t2).AsSingle();   // 1 | 5
+            var c2 = Avx.UnpackLow(t1, t3).AsSingle();    // 2 | 6
+            var c3 = Avx.UnpackHigh(t1, t3).AsSingle();   // 3 | 7
+            c0.GetLower().Store(run);
+            c1.GetLower().Store(run + plane);
+            c2.GetLower().Store(run + 2 * plane);
+            c3.GetLower().Store(run + 3 * plane);
+            c0.GetUpper().Store(run + 4 * plane);
+            c1.GetUpper().Store(run + 5 * plane);
+            c2.GetUpper().Store(run + 6 * plane);
+            c3.GetUpper().Store(run + 7 * plane);
+        }
+
+        /// <summary>
+        /// dY[ξν][tile] (op values, <paramref name="gradient"/> + ξν·<see cref="ProductPlane"/>) = A dy Aᵀ for the m×m tile
+        /// of dy (NHWC, whole tiles): each row through <see cref="GradientRow"/>, then each of the α columns.
+        /// </summary>
+        public void TransformGradient(float* dy, int tile, float* gradient)
+        {
+            var (n, ty, tx) = Locate(tile);
+            int m = t.M, wq = tilesX * m;
+            float* window = dy + ((long)(n * tilesY * m + ty * m) * wq + tx * m) * op;
+            var rows = stackalloc Vector256<float>[4 * Alpha];
+            var column = stackalloc Vector256<float>[Alpha];
+            var zero = Vector256<float>.Zero;
+            long across = ProductPlane;
+            for (int o = 0; o < op; o += Lanes)
+            {
+                for (int a = 0; a < m; a++)
+                {
+                    float* d = window + (long)a * wq * op + o;
+                    GradientRow(m, Vector256.Load(d), Vector256.Load(d + op), m == 4 ? Vector256.Load(d + 2 * op) : zero,
+                        m == 4 ? Vector256.Load(d + 3 * op) : zero, rows + a * Alpha);
+                }
+                for (int nu = 0; nu < Alpha; nu++)
+                {
+                    GradientRow(m, rows[nu], rows[Alpha + nu], m == 4 ? rows[2 * Alpha + nu] : zero, m == 4 ? rows[3 * Alpha + nu] : zero, column);
+                    for (int xi = 0; xi < Alpha; xi++) column[xi].Store(gradient + (xi * Alpha + nu) * across + o);
                 }
             }
         }
@@ -378,6 +634,36 @@ internal static unsafe class WinogradConvolution
         result[1] = dif12 + two * dif34;
         result[2] = sum12 + four * sum34;
         result[3] = dif12 + eight * dif34 + m5;
+    }
+
+    /// <summary>
+    /// A y for one column y of m values (2 or 4; y₂ and y₃ ignored when m = 2): result[ξ] = Σₐ Aᵀ[a, ξ] yₐ, the transpose
+    /// of <see cref="OutputRow"/>, i.e. the polynomial with coefficients y evaluated at 0, 1, −1, 2, −2 and ∞ (a test
+    /// checks it against <see cref="Build"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void GradientRow(int m, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3, Vector256<float>* result)
+    {
+        result[0] = y0;
+        if (m == 2)
+        {
+            var twice = y1 + y1;
+            result[1] = y0 + y1;
+            result[2] = y0 - y1;
+            result[3] = y0 + twice;
+            result[4] = y0 - twice;
+            result[5] = y1;
+            return;
+        }
+        var even = y0 + y2;
+        var odd = y1 + y3;
+        var evenAt2 = y0 + Vector256.Create(4f) * y2;
+        var oddAt2 = Vector256.Create(2f) * y1 + Vector256.Create(8f) * y3;
+        result[1] = even + odd;
+        result[2] = even - odd;
+        result[3] = evenAt2 + oddAt2;
+        result[4] = evenAt2 - oddAt2;
+        result[5] = y3;
     }
 
     /// <summary>

@@ -202,6 +202,7 @@ public class ConvolutionKernelTests
             // Which results come from Winograd, the only algorithm not held to the element-wise bound.
             bool winogradForward = winograd || (dispatch && isFloat && Convolution.PrefersWinogradForward<T>(g));
             bool winogradInput = winograd || (dispatch && isFloat && Convolution.PrefersWinogradBackwardInput<T>(g));
+            bool winogradWeight = winograd || (dispatch && isFloat && Convolution.PrefersWinogradBackwardWeight<T>(g));
             if (direct ? DirectConvolution.Accepts(g) : !channel || ChannelConvolution.Accepts<T>(g))
             {
                 T[] actual = Nans<T>(y.Length);
@@ -210,12 +211,9 @@ public class ConvolutionKernelTests
                 actual = Nans<T>(y.Length);
                 Forward(algorithm, g, x, off, w, off, null, 0, actual, off, threads);
                 AssertClose(yNoBias, actual, off, tolerance, $"{algorithm} forward without bias", winogradForward);
-                if (!winograd)
-                {
-                    actual = Nans<T>(dw.Length);
-                    BackwardWeight(algorithm, g, x, off, dy, off, actual, off, threads);
-                    AssertClose(dw, actual, off, tolerance, $"{algorithm} backward weight");
-                }
+                actual = Nans<T>(dw.Length);
+                BackwardWeight(algorithm, g, x, off, dy, off, actual, off, threads);
+                AssertClose(dw, actual, off, tolerance, $"{algorithm} backward weight", winogradWeight);
             }
             if (winograd ? g.PadH < g.KernelH && g.PadW < g.KernelW
                 : (!direct && !channel) || (DirectConvolution.AcceptsBackwardInput(g)
@@ -276,6 +274,9 @@ public class ConvolutionKernelTests
             case Algorithm.Im2Col: Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
             case Algorithm.Direct: DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
             case Algorithm.Channel: ChannelConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+            case Algorithm.Winograd:
+                WinogradConvolution.BackwardWeight(g, (float[])(object)x, xOff, (float[])(object)dy, dyOff, (float[])(object)dw, dwOff, threads);
+                break;
             default: Convolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
         }
     }
@@ -300,8 +301,9 @@ public class ConvolutionKernelTests
     [Fact]
     public void Winograd_transforms_written_out_match_the_interpolation_matrices()
     {
-        // InputRow computes Bᵀd and OutputRow Aᵀm by hand-written formulas; applied to unit vectors they must give the
-        // columns of the matrices that Toom–Cook interpolation at 0, ±1, ±2, ∞ produces.
+        // InputRow computes Bᵀd, OutputRow Aᵀm and GradientRow A y by hand-written formulas; applied to unit vectors
+        // they must give the columns (GradientRow: the rows) of the matrices that Toom–Cook interpolation at 0, ±1, ±2, ∞
+        // produces.
         foreach (int r in new[] { 3, 5 })
         {
             var t = WinogradConvolution.For(r);
@@ -322,6 +324,17 @@ public class ConvolutionKernelTests
                 }
                 for (int xi = 0; xi < 6; xi++) Assert.Equal(t.Bt[xi * 6 + i], input[xi].GetElement(3));
                 for (int a = 0; a < t.M; a++) Assert.Equal(t.At[a * 6 + i], output[a].GetElement(5));
+            }
+            for (int a = 0; a < t.M; a++)
+            {
+                var e = new Vector256<float>[4];
+                for (int k = 0; k < 4; k++) e[k] = Vector256.Create(k == a ? 1f : 0f);
+                var gradient = new Vector256<float>[6];
+                unsafe
+                {
+                    fixed (Vector256<float>* pg = gradient) WinogradConvolution.GradientRow(t.M, e[0], e[1], e[2], e[3], pg);
+                }
+                for (int xi = 0; xi < 6; xi++) Assert.Equal(t.At[a * 6 + xi], gradient[xi].GetElement(2));
             }
             // Bᵀ's row for the point 0 was scaled by (0−1)(0+1)(0−2)(0+2) = 4 to integers, so G's row is divided by 4.
             Assert.Equal(1f / 4, t.G[0]);
