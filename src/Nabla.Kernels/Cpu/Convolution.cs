@@ -16,8 +16,7 @@ namespace Nabla.Kernels.Cpu;
 /// whose output rows would leave vector lanes idle, or <see cref="DirectConvolution"/> (vectorised along output rows);
 /// neither builds an im2col matrix. Otherwise, for float32 stride-1 3×3 and 5×5 layers with enough channels and tiles,
 /// <see cref="WinogradConvolution"/> (forward, input gradient and, for 5×5, the weight gradient: 2.8–4× fewer
-/// multiplications); else
-/// <see cref="Im2ColConvolution"/>, which handles every geometry on every CPU.
+/// multiplications); else <see cref="Im2ColConvolution"/>, which handles every geometry on every CPU.
 /// None allocates per call beyond small bookkeeping: scratch comes from <see cref="System.Buffers.ArrayPool{T}"/>.
 /// </remarks>
 internal static class Convolution
@@ -139,10 +138,10 @@ internal static class Convolution
     internal static int ChunkStart(int chunk, int chunks, int items) => (int)((long)chunk * items / chunks);
 
     /// <summary>
-    /// A weight gradient summed over the batch: the images are cut into one chunk per thread; <paramref name="chunk"/>
-    /// (target, target offset, first image, end image) overwrites its target with its chunk's sum. The first chunk writes
-    /// straight into dw, the others into rented partial buffers added in at the end in chunk order, so the result does
-    /// not depend on scheduling.
+    /// A weight gradient summed over the batch: the items (images; Winograd's blocks of tiles) are cut into one chunk per
+    /// thread; <paramref name="chunk"/> (target, target offset, first item, end item) overwrites its target with its
+    /// chunk's sum. The first chunk writes straight into dw, the others into rented partial buffers added in at the end
+    /// in chunk order, so the result does not depend on scheduling.
     /// </summary>
     internal static void SumOverBatch<T>(int batch, int threads, T[] dw, int dwOff, int weightSize, Action<T[], int, int, int> chunk)
         where T : unmanaged, IFloatingPointIeee754<T>

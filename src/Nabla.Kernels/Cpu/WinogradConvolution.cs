@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -170,24 +169,22 @@ internal static unsafe class WinogradConvolution
     public static void BackwardWeight(ConvGeometry g, float[] x, int xOff, float[] dy, int dyOff, float[] dw, int dwOff, int threads)
     {
         var s = new Block(g, threads);
-        int cp = s.Cp, op = s.Op, chunks = s.Chunks(threads);
+        int cp = s.Cp, op = s.Op, transformedSize = Alpha2 * cp * op;
         float[] xp = ArrayPool<float>.Shared.Rent(g.Batch * s.InputImage);
         float[] dyp = ArrayPool<float>.Shared.Rent(g.Batch * s.GradientImage);
-        // One sum of dU per chunk, added in chunk order at the end so that the result does not depend on scheduling.
-        var sums = new float[chunks][];
-        for (int c = 0; c < chunks; c++) sums[c] = ArrayPool<float>.Shared.Rent(Alpha2 * cp * op);
+        float[] du = ArrayPool<float>.Shared.Rent(transformedSize);
         try
         {
             ToPaddedNhwc(x, xOff, g.InChannels, g.Height, g.Width, g.PadH, g.PadW, xp, s.PaddedHeight, s.PaddedWidth, cp, g.Batch, threads);
-            ToPaddedNhwc(dy, dyOff, g.OutChannels, g.OutHeight, g.OutWidth, 0, 0, dyp, s.TilesY * s.T.M, s.TilesX * s.T.M, op, g.Batch, threads);
-            CpuParallel.For(chunks, chunks, chunk =>
+            ToPaddedNhwc(dy, dyOff, g.OutChannels, g.OutHeight, g.OutWidth, 0, 0, dyp, s.GradientHeight, s.GradientWidth, op, g.Batch, threads);
+            // dU summed over the blocks of tiles, one run of blocks per thread, as im2col sums over images.
+            Convolution.SumOverBatch(s.Blocks, threads, du, 0, transformedSize, (target, targetOff, firstBlock, endBlock) =>
             {
                 float[] v = ArrayPool<float>.Shared.Rent(Alpha2 * s.InputPlane);
                 float[] gradients = ArrayPool<float>.Shared.Rent(Alpha2 * s.ProductPlane);
                 try
                 {
-                    int b0 = Convolution.ChunkStart(chunk, chunks, s.Blocks);
-                    for (int b = b0; b < Convolution.ChunkStart(chunk + 1, chunks, s.Blocks); b++)
+                    for (int b = firstBlock; b < endBlock; b++)
                     {
                         var (first, count) = s.TilesOf(b);
                         fixed (float* pxp = xp, pdy = dyp, pv = v, pgy = gradients)
@@ -196,10 +193,10 @@ internal static unsafe class WinogradConvolution
                                 s.TransformInput(pxp, first + i, pv + i * cp);
                                 s.TransformGradient(pdy, first + i, pgy + i * op);
                             }
-                        // dU[ξν] (cp × op) += V[ξν]ᵀ · dY[ξν]; the chunk's first block overwrites.
+                        // dU[ξν] (cp × op) += V[ξν]ᵀ · dY[ξν]; the run's first block overwrites.
                         for (int e = 0; e < Alpha2; e++)
                             Gemm.Multiply(true, false, cp, op, count, 1f, v, e * s.InputPlane, cp, gradients, e * s.ProductPlane, op,
-                                b == b0 ? 0f : 1f, sums[chunk], e * cp * op, op, 1);
+                                b == firstBlock ? 0f : 1f, target, targetOff + e * cp * op, op, 1);
                     }
                 }
                 finally
@@ -208,15 +205,13 @@ internal static unsafe class WinogradConvolution
                     ArrayPool<float>.Shared.Return(gradients);
                 }
             });
-            var total = sums[0].AsSpan(0, Alpha2 * cp * op);
-            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(total, sums[c].AsSpan(0, total.Length), total);
-            FromTransformedGradient(s.T, g, sums[0], cp, op, dw, dwOff);
+            FromTransformedGradient(s.T, g, du, cp, op, dw, dwOff);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(xp);
             ArrayPool<float>.Shared.Return(dyp);
-            foreach (float[] sum in sums) ArrayPool<float>.Shared.Return(sum);
+            ArrayPool<float>.Shared.Return(du);
         }
     }
 
@@ -399,10 +394,6 @@ internal static unsafe class WinogradConvolution
         /// <inheritdoc cref="Cp"/>
         public int Op => op;
 
-        public int TilesY => tilesY;
-
-        public int TilesX => tilesX;
-
         /// <summary>Rows and columns of the zero-bordered NHWC input.</summary>
         public int PaddedHeight => hp;
 
@@ -412,8 +403,14 @@ internal static unsafe class WinogradConvolution
         /// <summary>Elements of one image of the zero-bordered NHWC input.</summary>
         public int InputImage => hp * wp * cp;
 
+        /// <summary>Rows and columns of dy in NHWC, zero-extended to whole tiles.</summary>
+        public int GradientHeight => tilesY * t.M;
+
+        /// <inheritdoc cref="GradientHeight"/>
+        public int GradientWidth => tilesX * t.M;
+
         /// <summary>Elements of one image of dy in NHWC, zero-extended to whole tiles.</summary>
-        public int GradientImage => tilesY * tilesX * t.M * t.M * op;
+        public int GradientImage => GradientHeight * GradientWidth * op;
 
         public int Blocks => (tiles + blockTiles - 1) / blockTiles;
 
@@ -561,8 +558,8 @@ internal static unsafe class WinogradConvolution
         public void TransformGradient(float* dy, int tile, float* gradient)
         {
             var (n, ty, tx) = Locate(tile);
-            int m = t.M, wq = tilesX * m;
-            float* window = dy + ((long)(n * tilesY * m + ty * m) * wq + tx * m) * op;
+            int m = t.M, wq = GradientWidth;
+            float* window = dy + ((long)(n * GradientHeight + ty * m) * wq + tx * m) * op;
             var rows = stackalloc Vector256<float>[4 * Alpha];
             var column = stackalloc Vector256<float>[Alpha];
             var zero = Vector256<float>.Zero;
