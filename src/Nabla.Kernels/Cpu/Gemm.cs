@@ -290,8 +290,29 @@ internal static unsafe partial class Gemm
         => typeof(TKernel) == typeof(Vector256Kernel<T>) && mPanels >= 8 * threads && p.B.Col == 1;
 
     /// <summary>Packs the B panels s0..s1 of the column block starting at column jc, each over the whole depth.</summary>
+    /// <remarks>
+    /// When B's rows are contiguous, the whole panels are packed row by row across all of them: each row of B is then
+    /// read front to back, rather than NR values from every row for one panel, then the next NR from every row, which
+    /// touches a new page on every read (rows of a large B are kilobytes apart) and leaves the prefetchers nothing to
+    /// follow. Zen 3, in-process A/B: 1024³ NN +2–3 % (one thread) and +1–2 % (two), 2048³ +2 %, 128×256×784 +2 %.
+    /// </remarks>
     private static void PackB<T>(Problem<T> p, T* packedB, int nr, int jc, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (p.B.Col == 1 && nr % Vector256<T>.Count == 0)
+        {
+            int v = Vector256<T>.Count;
+            int full = Math.Clamp((p.N - jc) / nr, s0, s1);   // panels with all NR columns inside B
+            for (int d = 0; d < p.K; d++)
+            {
+                T* row = p.B.At(d, jc);
+                for (int s = s0; s < full; s++)
+                {
+                    T* from = row + s * nr, to = packedB + (nint)s * p.K * nr + (nint)d * nr;
+                    for (int l = 0; l < nr; l += v) Vector256.Store(Vector256.Load(from + l), to + l);
+                }
+            }
+            s0 = full;
+        }
         for (int s = s0; s < s1; s++)
         {
             int j = jc + s * nr;

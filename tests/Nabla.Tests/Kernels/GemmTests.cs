@@ -86,11 +86,15 @@ public class GemmTests
         }
     }
 
-    /// <summary>A product wide enough (k·n beyond the packed-B limit) that B is packed in several column blocks.</summary>
+    /// <summary>
+    /// A product wide enough (k·n beyond the packed-B limit) that B is packed in several column blocks: transposed, and
+    /// untransposed with rows enough to share the packed B (packed row by row across the panels, the last one ragged).
+    /// </summary>
     [Fact]
     public void Several_column_blocks_of_B()
     {
         Check<float>(5, 1000, 2100, true, true, 1, 0.5, threads: 2, seed: 5);
+        Check<float>(96, 1001, 2100, false, false, 1, 0.5, threads: 2, seed: 6);
     }
 
     [Theory]
