@@ -53,6 +53,12 @@ public interface IBackend
     /// <summary>Reduces x over <paramref name="axes"/> (sorted, distinct) into dst, whose shape is x's with those axes set to 1.</summary>
     void Reduce(ReduceOp op, View x, int[] axes, View dst);
 
+    /// <summary>
+    /// dst = log softmax of x along <paramref name="axis"/>: x − log Σ_axis exp(x), computed shifted by the axis maximum;
+    /// dst contiguous with x's shape.
+    /// </summary>
+    void LogSoftmax(View x, int axis, View dst);
+
     /// <summary>Index of the max/min along <paramref name="axis"/> (first one on ties); dst is Int64 with that axis set to 1.</summary>
     void ArgReduce(ArgReduceOp op, View x, int axis, View dst);
 

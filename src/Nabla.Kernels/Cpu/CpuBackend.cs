@@ -226,6 +226,27 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
+    public void LogSoftmax(View x, int axis, View dst)
+    {
+        // A strided input is gathered into the output first; the kernel may work in place.
+        var source = x;
+        if (!(x.Layout.IsContiguous && x.DType == dst.DType))
+        {
+            Copy(x, dst);
+            source = dst;
+        }
+        int[] shape = dst.Layout.Shape;
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= shape[d];
+        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        switch (dst.DType)
+        {
+            case DType.Float32: SoftmaxKernels.LogSoftmax(Data<float>(source), source.Layout.Offset, Data<float>(dst), dst.Layout.Offset, outer, shape[axis], inner, Threads); break;
+            case DType.Float64: SoftmaxKernels.LogSoftmax(Data<double>(source), source.Layout.Offset, Data<double>(dst), dst.Layout.Offset, outer, shape[axis], inner, Threads); break;
+            default: throw new NotSupportedException($"LogSoftmax is not defined for {dst.DType} tensors");
+        }
+    }
+
     public void ArgReduce(ArgReduceOp op, View x, int axis, View dst)
     {
         long[] y = Data<long>(dst);

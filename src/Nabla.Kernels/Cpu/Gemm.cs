@@ -289,16 +289,21 @@ internal static unsafe partial class Gemm
         where TKernel : struct, IMicroKernel<T>
         => typeof(TKernel) == typeof(Vector256Kernel<T>) && mPanels >= 8 * threads && p.B.Col == 1;
 
+    /// <summary>Least depth of B packed row by row (see <see cref="PackB{T}"/>); measured better at k = 784 and 1024, worse at 64.</summary>
+    private const int RowWisePackDepth = 256;
+
     /// <summary>Packs the B panels s0..s1 of the column block starting at column jc, each over the whole depth.</summary>
     /// <remarks>
-    /// When B's rows are contiguous, the whole panels are packed row by row across all of them: each row of B is then
-    /// read front to back, rather than NR values from every row for one panel, then the next NR from every row, which
+    /// When B's rows are contiguous and many, the whole panels are packed row by row across all of them: each row of B is
+    /// then read front to back, rather than NR values from every row for one panel, then the next NR from every row, which
     /// touches a new page on every read (rows of a large B are kilobytes apart) and leaves the prefetchers nothing to
-    /// follow. Zen 3, in-process A/B: 1024³ NN +2–3 % (one thread) and +1–2 % (two), 2048³ +2 %, 128×256×784 +2 %.
+    /// follow. Zen 3, in-process A/B: 1024³ NN +2–3 % (one thread) and +1–2 % (two), 2048³ +2 %, 128×256×784 +2 %. With a
+    /// shallow B (an MLP's weight gradient, k = 64: 200 KB, all in L2) panel by panel was 2–4 % faster, its writes one
+    /// stream instead of one per panel: see <see cref="RowWisePackDepth"/>.
     /// </remarks>
     private static void PackB<T>(Problem<T> p, T* packedB, int nr, int jc, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (p.B.Col == 1 && nr % Vector256<T>.Count == 0)
+        if (p.B.Col == 1 && p.K >= RowWisePackDepth && nr % Vector256<T>.Count == 0)
         {
             int v = Vector256<T>.Count;
             int full = Math.Clamp((p.N - jc) / nr, s0, s1);   // panels with all NR columns inside B

@@ -75,6 +75,10 @@ public sealed partial class Tensor
         return e / e.Sum(axis, keepDim: true);
     }
 
-    /// <summary>log softmax along an axis: x − logsumexp(x), stable for any logits.</summary>
-    public Tensor LogSoftmax(int axis) => this - LogSumExp(axis, keepDim: true);
+    /// <summary>log softmax along an axis: x − logsumexp(x), stable for any logits (one fused op: <see cref="Primitives.LogSoftmax"/>).</summary>
+    public Tensor LogSoftmax(int axis)
+    {
+        int a = NormalizeAxis(axis, Rank, "LogSoftmax");
+        return Primitives.LogSoftmax.Apply(DType.IsFloatingPoint() ? this : To(DType.Float32), a);
+    }
 }

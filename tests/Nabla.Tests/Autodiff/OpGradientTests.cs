@@ -124,6 +124,9 @@ public class OpGradientTests
         Add("softmax axis 0", x => x[0].Softmax(0), Any(3, 2));
         Add("logsoftmax axis 1", x => x[0].LogSoftmax(1), Any(2, 3));
         Add("logsoftmax axis -1 of [2,1,3]", x => x[0].LogSoftmax(-1), Any(2, 1, 3));
+        Add("logsoftmax axis 0 of [3,2]", x => x[0].LogSoftmax(0), Any(3, 2));
+        Add("logsoftmax axis 1 of [2,3,4]", x => x[0].LogSoftmax(1), Any(2, 3, 4));
+        Add("logsoftmax of a transposed [3,4]", x => x[0].T.LogSoftmax(1), Any(3, 4));
 
         // Matrix products.
         Add("matmul [2,3]@[3,2]", x => x[0].MatMul(x[1]), Any(2, 3), Any(3, 2));
