@@ -14,6 +14,12 @@ internal static class ReduceKernels
     /// </summary>
     public static void Reduce<T>(ReduceOp op, T[] x, Layout xl, int[] axes, T[] y) where T : unmanaged, INumber<T>
     {
+        if (!DenseRun(op, x, xl, axes, y)) General(op, x, xl, axes, y);
+    }
+
+    /// <summary><see cref="Reduce"/> by the general plan alone, for any layout (internal: tests compare it with the short paths).</summary>
+    internal static void General<T>(ReduceOp op, T[] x, Layout xl, int[] axes, T[] y) where T : unmanaged, INumber<T>
+    {
         int rank = xl.Rank;
         var reduced = new bool[rank];
         foreach (int a in axes) reduced[a] = true;
@@ -54,6 +60,60 @@ internal static class ReduceKernels
         y.AsSpan(0, outCount).Fill(identity);
         for (int r = 0; r < redCount; r++, redCursor.NextRow())
             CombineSlice(op, x, redCursor.A, kShape, kStr[0], kStr[1], y);
+    }
+
+    /// <summary>
+    /// The reductions a training step makes most, on a dense x: over leading axes (a bias gradient, rows of x combined
+    /// into y) and over trailing axes (a row sum, one run per output; or every axis, a loss). They skip the general
+    /// plan (axis permutations, coalescing, cursors, each allocating), whose setup cost more than the arithmetic on a
+    /// [64, 256] gradient. Zen 3: its column sums 3.9 → 1.7 µs, its full sum with the backward 4.0 → 3.0 µs, the MLP's
+    /// training step (batch 64) 588 → 545 µs (backward 305 → 270 µs; medians of three runs each). Same combination
+    /// order as the general plan, so the same bits. False when x is not one of them.
+    /// </summary>
+    private static bool DenseRun<T>(ReduceOp op, T[] x, Layout xl, int[] axes, T[] y) where T : unmanaged, INumber<T>
+    {
+        int rank = xl.Rank, count = axes.Length;
+        if (!xl.IsContiguous || count == 0) return false;
+        bool trailing = axes[0] == rank - count && axes[count - 1] == rank - 1;   // all axes: one run
+        bool leading = !trailing && axes[0] == 0 && axes[count - 1] == count - 1;
+        if (!leading && !trailing) return false;
+        int outer = 1, inner = 1;
+        for (int d = 0; d < rank; d++)
+        {
+            if (d < (leading ? count : rank - count)) outer *= xl.Shape[d];
+            else inner *= xl.Shape[d];
+        }
+        if (outer == 0 || inner == 0) return false;
+        if (leading)
+        {
+            // Every row combined into y, in order: SIMD across the outputs.
+            var yr = y.AsSpan(0, inner);
+            yr.Fill(Identity<T>(op));
+            for (int r = 0; r < outer; r++)
+            {
+                ReadOnlySpan<T> xr = x.AsSpan(xl.Offset + r * inner, inner);
+                switch (op)
+                {
+                    case ReduceOp.Sum: TensorPrimitives.Add(yr, xr, yr); break;
+                    case ReduceOp.Max: TensorPrimitives.Max(yr, xr, yr); break;
+                    case ReduceOp.Min: TensorPrimitives.Min(yr, xr, yr); break;
+                    default: TensorPrimitives.Multiply(yr, xr, yr); break;
+                }
+            }
+            return true;
+        }
+        for (int o = 0; o < outer; o++)
+        {
+            ReadOnlySpan<T> run = x.AsSpan(xl.Offset + o * inner, inner);
+            y[o] = Combine(op, Identity<T>(op), op switch
+            {
+                ReduceOp.Sum => TensorPrimitives.Sum(run),
+                ReduceOp.Max => TensorPrimitives.Max(run),
+                ReduceOp.Min => TensorPrimitives.Min(run),
+                _ => TensorPrimitives.Product(run),
+            });
+        }
+        return true;
     }
 
     private static T ReduceRuns<T>(ReduceOp op, T[] x, int offset, int[] shape, int[] strides, T identity) where T : unmanaged, INumber<T>

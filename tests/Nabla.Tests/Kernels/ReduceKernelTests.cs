@@ -1,0 +1,54 @@
+using Nabla.Kernels;
+using Nabla.Kernels.Cpu;
+using Xunit;
+
+namespace Nabla.Tests.Kernels;
+
+/// <summary>
+/// Reductions of a dense array over leading or trailing axes take a short path; over any other axes, the general plan.
+/// The short paths must give the general plan's bits, and the right values.
+/// </summary>
+public class ReduceKernelTests
+{
+    public static TheoryData<int[]> AxisSets() => new([0], [0, 1], [2], [1, 2], [0, 1, 2], [1], [0, 2]);
+
+    [Theory]
+    [MemberData(nameof(AxisSets))]
+    public void Short_paths_give_the_general_plans_bits_and_the_right_values(int[] axes)
+    {
+        int[] shape = [5, 7, 300];
+        var g = new Generator(3);
+        var xs = Tensor.Randn(shape, g, DType.Float64).ToArray<double>();
+        var x = xs.Select(v => (float)v).ToArray();
+        var layout = Layout.Contiguous(shape);
+        var kept = Enumerable.Range(0, 3).Where(d => !axes.Contains(d)).ToArray();
+        int outputs = kept.Aggregate(1, (n, d) => n * shape[d]);
+        // Each output's inputs, by LINQ over the flat index of element (i, j, k).
+        var groups = Enumerable.Range(0, xs.Length)
+            .GroupBy(flat => kept.Aggregate(0, (key, d) => key * shape[d] + Index(flat, d)))
+            .OrderBy(grp => grp.Key)
+            .Select(grp => grp.Select(flat => (double)x[flat]).ToArray())
+            .ToArray();
+
+        foreach (var op in new[] { ReduceOp.Sum, ReduceOp.Max, ReduceOp.Min, ReduceOp.Prod })
+        {
+            float[] fast = new float[outputs], general = new float[outputs];
+            ReduceKernels.Reduce(op, x, layout, axes, fast);
+            ReduceKernels.General(op, x, layout, axes, general);
+            Assert.Equal(general, fast);
+            for (int o = 0; o < outputs; o++)
+            {
+                double expected = op switch
+                {
+                    ReduceOp.Sum => groups[o].Sum(),
+                    ReduceOp.Max => groups[o].Max(),
+                    ReduceOp.Min => groups[o].Min(),
+                    _ => groups[o].Aggregate(1.0, (p, v) => p * v),
+                };
+                Assert.Equal(expected, fast[o], Math.Max(1e-3, Math.Abs(expected) * 1e-4));
+            }
+        }
+
+        static int Index(int flat, int d) => d switch { 0 => flat / (7 * 300), 1 => flat / 300 % 7, _ => flat % 300 };
+    }
+}
