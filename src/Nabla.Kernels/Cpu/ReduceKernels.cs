@@ -10,7 +10,8 @@ internal static class ReduceKernels
     /// Reduces x over <paramref name="axes"/> into the dense array y (x's shape with those axes set to 1).
     /// Two strategies: when the innermost axis is reduced, each output is a reduction of runs (SIMD over the run);
     /// otherwise whole slices of kept elements are combined into y row by row (SIMD across outputs), which is the
-    /// fast way to sum a batch of bias gradients.
+    /// fast way to sum a batch of bias gradients. A dense x reduced over leading or trailing axes does either without
+    /// the general plan's setup (<see cref="DenseRun"/>).
     /// </summary>
     public static void Reduce<T>(ReduceOp op, T[] x, Layout xl, int[] axes, T[] y) where T : unmanaged, INumber<T>
     {
