@@ -19,7 +19,8 @@ namespace Nabla.Kernels.Cpu;
 /// MR contiguous values to broadcast). The micro-kernel keeps an MR×NR tile of C in registers and runs a
 /// rank-1 update per k. Transposed operands are handled by the packing routines reading with swapped strides,
 /// so no layout ever costs an extra copy. With few rows (one row block, e.g. batch 64) B is not packed ahead: the
-/// micro-kernel reads untransposed B rows in place, and a transposed B is packed one kc×NR slice at a time.
+/// micro-kernel reads untransposed B rows in place, and a transposed B is packed one kc×NR slice at a time. Likewise
+/// a row-major A of at most 96 rows per thread is read in place by the AVX2 kernel (<see cref="UnpackedA{T, TKernel}"/>).
 /// </para>
 /// <para>
 /// Blocking (sizes in elements; float numbers in brackets for the AVX-512 kernel, double is the same count at twice
@@ -289,6 +290,23 @@ internal static unsafe partial class Gemm
         where TKernel : struct, IMicroKernel<T>
         => typeof(TKernel) == typeof(Vector256Kernel<T>) && mPanels >= 8 * threads && p.B.Col == 1;
 
+    /// <summary>
+    /// Whether the AVX2 kernel reads A's rows where they lie instead of packing them: A row-major (each row contiguous
+    /// over the depth, as the kernel's six broadcasts can read it) and at most <see cref="UnpackedARows"/> rows for
+    /// this task. Packing such an A is a transpose (6×8 blocks) repeated by every task that shares the rows, for little
+    /// reuse. Zen 3, in-process A/B: 64×256×784 NT (the MLP's first layer at batch 64) +3.5–4 %, 64×128×256 NT +5 %,
+    /// 128×256×784 NN (rows split, 64 per thread) +1.4–3 %, 64×256×128 NN +2.5 %, the MLP's training step −1 %, LeNet's
+    /// 26.0 → 25.0 ms (−3.8 %; its convolutions' weights are the A of their products); 256 rows (256×256×784 NT) were
+    /// 1 % slower unpacked, and the packed path itself is unchanged (1024³ and 2048³ equal).
+    /// </summary>
+    private static bool UnpackedA<T, TKernel>(Problem<T> p, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IMicroKernel<T>
+        => typeof(TKernel) == typeof(Vector256Kernel<T>) && p.A.Col == 1 && rows <= UnpackedARows;
+
+    /// <summary>Most rows of A one task reads in place (see <see cref="UnpackedA{T, TKernel}"/>): 16 row panels.</summary>
+    private const int UnpackedARows = 96;
+
     /// <summary>Least depth of B packed row by row (see <see cref="PackB{T}"/>); measured better at k = 784 and 1024, worse at 64.</summary>
     private const int RowWisePackDepth = 256;
 
@@ -341,6 +359,7 @@ internal static unsafe partial class Gemm
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         T* packedA = prepackedA == null ? Scratch<T>.A(MC * kc) : null;
+        bool unpackedA = prepackedA == null && UnpackedA<T, TKernel>(p, i1 - i0);
         nint mPadded = RoundUp(p.M, mr);
         T* slice = packedB == null ? Scratch<T>.Slice(kc * nr) : null;
         // Edge tiles (fewer than MR rows or NR columns left) are computed into this buffer, then added to C.
@@ -357,7 +376,8 @@ internal static unsafe partial class Gemm
                 T* aBlock = prepackedA != null ? prepackedA + pc * mPadded + (nint)ic * kcur : packedA;
                 if (prepackedA == null)
                 {
-                    for (int ir = 0; ir < mcur; ir += mr)
+                    // Read in place, only a ragged last panel is packed (the kernel reads MR rows).
+                    for (int ir = unpackedA ? mcur - mcur % mr : 0; ir < mcur; ir += mr)
                         PackPanel(p.A.At(ic + ir, pc), p.A.Row, p.A.Col, Math.Min(mr, mcur - ir), mr, kcur, packedA + (nint)ir * kcur);
                 }
 
@@ -380,9 +400,18 @@ internal static unsafe partial class Gemm
                         int rows = Math.Min(mr, mcur - ir);
                         T* aPanel = aBlock + (nint)ir * kcur;
                         T* cTile = p.C.At(ic + ir, j);
-                        if (rows == mr && cols == nr)
+                        if (rows == mr && cols == nr && unpackedA)
+                        {
+                            Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, cTile, p.C.Row, p.Alpha, beta);
+                        }
+                        else if (rows == mr && cols == nr)
                         {
                             TKernel.Run(kcur, aPanel, bPanel, ldb, cTile, p.C.Row, p.Alpha, beta);
+                        }
+                        else if (unpackedA && rows == mr)
+                        {
+                            Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, edge, nr, p.Alpha, T.Zero);
+                            AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta);
                         }
                         else
                         {
@@ -569,32 +598,49 @@ internal static unsafe partial class Gemm
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
+            => Rows(kc, a, 1, 6, b, ldb, c, ldc, alpha, beta);
+
+        /// <summary>
+        /// <see cref="Run"/> with A read where it lies: six rows of a row-major A, <paramref name="lda"/> apart, each
+        /// contiguous over the depth. No packing, at the price of six streams instead of one (see <see cref="UnpackedA{T, TKernel}"/>).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RunRowMajorA(nint kc, T* a, nint lda, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
+            => Rows(kc, a, lda, 1, b, ldb, c, ldc, alpha, beta);
+
+        /// <summary>
+        /// The tile's body: A's element (row r, depth p) is at a[p·depthStride + r·rowStride]. Inlined with the packed
+        /// panel's constant strides (1, 6) its loads are fixed offsets from one pointer, as in a body written for them alone.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Rows(nint kc, T* a, nint rowStride, nint depthStride, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
         {
             Vector256<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
             Vector256<T> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
             // Two depth steps per iteration, the second's B row loaded before the first's FMAs retire: when B is read
             // in place (rows ldb apart) this hides more of each row's latency. Zen 3, in-process A/B, three runs:
             // 128×256×784 NN (B in place) +4–6 %, other shapes within ±1 %.
-            nint p = 0;
+            nint p = 0, ds = depthStride;
+            nint r1 = rowStride, r2 = 2 * rowStride, r3 = 3 * rowStride, r4 = 4 * rowStride, r5 = 5 * rowStride;
             for (; p + 2 <= kc; p += 2)
             {
                 var b0 = Vector256.Load(b);
                 var b1 = Vector256.Load(b + Vector256<T>.Count);
                 var x = Vector256.Create(a[0]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
-                x = Vector256.Create(a[1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
-                x = Vector256.Create(a[2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
-                x = Vector256.Create(a[3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
-                x = Vector256.Create(a[4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
-                x = Vector256.Create(a[5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
+                x = Vector256.Create(a[r1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
+                x = Vector256.Create(a[r2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
+                x = Vector256.Create(a[r3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
+                x = Vector256.Create(a[r4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
+                x = Vector256.Create(a[r5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
                 b0 = Vector256.Load(b + ldb);
                 b1 = Vector256.Load(b + ldb + Vector256<T>.Count);
-                x = Vector256.Create(a[6]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
-                x = Vector256.Create(a[7]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
-                x = Vector256.Create(a[8]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
-                x = Vector256.Create(a[9]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
-                x = Vector256.Create(a[10]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
-                x = Vector256.Create(a[11]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
-                a += 12;
+                x = Vector256.Create(a[ds]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
+                x = Vector256.Create(a[ds + r1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
+                x = Vector256.Create(a[ds + r2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
+                x = Vector256.Create(a[ds + r3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
+                x = Vector256.Create(a[ds + r4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
+                x = Vector256.Create(a[ds + r5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
+                a += 2 * ds;
                 b += 2 * ldb;
             }
             for (; p < kc; p++)
@@ -602,12 +648,12 @@ internal static unsafe partial class Gemm
                 var b0 = Vector256.Load(b);
                 var b1 = Vector256.Load(b + Vector256<T>.Count);
                 var x = Vector256.Create(a[0]); c0a = Lanes256.MultiplyAdd(x, b0, c0a); c0b = Lanes256.MultiplyAdd(x, b1, c0b);
-                x = Vector256.Create(a[1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
-                x = Vector256.Create(a[2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
-                x = Vector256.Create(a[3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
-                x = Vector256.Create(a[4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
-                x = Vector256.Create(a[5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
-                a += 6;
+                x = Vector256.Create(a[r1]); c1a = Lanes256.MultiplyAdd(x, b0, c1a); c1b = Lanes256.MultiplyAdd(x, b1, c1b);
+                x = Vector256.Create(a[r2]); c2a = Lanes256.MultiplyAdd(x, b0, c2a); c2b = Lanes256.MultiplyAdd(x, b1, c2b);
+                x = Vector256.Create(a[r3]); c3a = Lanes256.MultiplyAdd(x, b0, c3a); c3b = Lanes256.MultiplyAdd(x, b1, c3b);
+                x = Vector256.Create(a[r4]); c4a = Lanes256.MultiplyAdd(x, b0, c4a); c4b = Lanes256.MultiplyAdd(x, b1, c4b);
+                x = Vector256.Create(a[r5]); c5a = Lanes256.MultiplyAdd(x, b0, c5a); c5b = Lanes256.MultiplyAdd(x, b1, c5b);
+                a += ds;
                 b += ldb;
             }
             var va = Vector256.Create(alpha);
