@@ -5,6 +5,9 @@ using System.Runtime.Intrinsics;
 
 namespace Nabla.Kernels.Cpu;
 
+/// <summary>The kernels a convolution pass can go to (see <see cref="Convolution"/>'s dispatch).</summary>
+internal enum ConvAlgorithm { Channel, Direct, Winograd, Im2Col }
+
 /// <summary>
 /// 2-D convolution (PyTorch's <c>Conv2d</c>: cross-correlation, zero padding, stride, dilation, groups) on contiguous
 /// NCHW arrays. Shapes: x [N, C, H, W], w [O, C/groups, KH, KW], bias [O], y [N, O, OH, OW]; each array starts at its
@@ -30,11 +33,15 @@ internal static class Convolution
         CheckWeight(g, w, wOff, "w");
         if (bias is not null) CheckLength(bias, biasOff, g.OutChannels, "bias");
         CheckOutput(g, y, yOff, "y");
-        if (ChannelConvolution.PrefersForward<T>(g)) ChannelConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
-        else if (PreferDirect<T>(g)) DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
-        else if (PrefersWinogradForward<T>(g))
-            WinogradConvolution.Forward(g, (float[])(object)x, xOff, (float[])(object)w, wOff, (float[]?)(object?)bias, biasOff, (float[])(object)y, yOff, threads);
-        else Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads);
+        switch (ForwardAlgorithm<T>(g))
+        {
+            case ConvAlgorithm.Channel: ChannelConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+            case ConvAlgorithm.Direct: DirectConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+            case ConvAlgorithm.Winograd:
+                WinogradConvolution.Forward(g, (float[])(object)x, xOff, (float[])(object)w, wOff, (float[]?)(object?)bias, biasOff, (float[])(object)y, yOff, threads);
+                break;
+            default: Im2ColConvolution.Forward(g, x, xOff, w, wOff, bias, biasOff, y, yOff, threads); break;
+        }
     }
 
     /// <summary>dx = ∂⟨conv(x, w), dy⟩/∂x: the transpose of <see cref="Forward{T}"/> in x.</summary>
@@ -45,15 +52,15 @@ internal static class Convolution
         CheckOutput(g, dy, dyOff, "dy");
         CheckWeight(g, w, wOff, "w");
         CheckInput(g, dx, dxOff, "dx");
-        // The vectorised input gradients are forward passes over the transposed geometry, so that is the one to judge.
-        bool transposable = DirectConvolution.AcceptsBackwardInput(g);
-        if (transposable && ChannelConvolution.PrefersForward<T>(DirectConvolution.Transposed(g)))
-            ChannelConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
-        else if (transposable && PreferDirect<T>(DirectConvolution.Transposed(g)))
-            DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
-        else if (PrefersWinogradBackwardInput<T>(g))
-            WinogradConvolution.BackwardInput(g, (float[])(object)dy, dyOff, (float[])(object)w, wOff, (float[])(object)dx, dxOff, threads);
-        else Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads);
+        switch (BackwardInputAlgorithm<T>(g))
+        {
+            case ConvAlgorithm.Channel: ChannelConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+            case ConvAlgorithm.Direct: DirectConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+            case ConvAlgorithm.Winograd:
+                WinogradConvolution.BackwardInput(g, (float[])(object)dy, dyOff, (float[])(object)w, wOff, (float[])(object)dx, dxOff, threads);
+                break;
+            default: Im2ColConvolution.BackwardInput(g, dy, dyOff, w, wOff, dx, dxOff, threads); break;
+        }
     }
 
     /// <summary>dw = ∂⟨conv(x, w), dy⟩/∂w.</summary>
@@ -64,11 +71,15 @@ internal static class Convolution
         CheckInput(g, x, xOff, "x");
         CheckOutput(g, dy, dyOff, "dy");
         CheckWeight(g, dw, dwOff, "dw");
-        if (ChannelConvolution.PrefersBackwardWeight<T>(g)) ChannelConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
-        else if (PreferDirect<T>(g)) DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
-        else if (PrefersWinogradBackwardWeight<T>(g))
-            WinogradConvolution.BackwardWeight(g, (float[])(object)x, xOff, (float[])(object)dy, dyOff, (float[])(object)dw, dwOff, threads);
-        else Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads);
+        switch (BackwardWeightAlgorithm<T>(g))
+        {
+            case ConvAlgorithm.Channel: ChannelConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+            case ConvAlgorithm.Direct: DirectConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+            case ConvAlgorithm.Winograd:
+                WinogradConvolution.BackwardWeight(g, (float[])(object)x, xOff, (float[])(object)dy, dyOff, (float[])(object)dw, dwOff, threads);
+                break;
+            default: Im2ColConvolution.BackwardWeight(g, x, xOff, dy, dyOff, dw, dwOff, threads); break;
+        }
     }
 
     /// <summary>db[o] = Σ_{n, oh, ow} dy[n, o, oh, ow]: the bias gradient.</summary>
@@ -104,25 +115,34 @@ internal static class Convolution
         && 2 * g.OutWidth >= Vector512<T>.Count && g.GroupOutChannels >= 4;
 
     /// <summary>
-    /// Whether the forward pass goes to <see cref="WinogradConvolution"/>: float32 layers it accepts with enough channels,
-    /// when no AVX-512 kernel was preferred above it (those were not compared with it: no AVX-512 machine to measure on).
+    /// The forward pass's algorithm: the AVX-512 kernels where they pay, then Winograd for the float32 layers it accepts
+    /// with enough channels (not compared with the AVX-512 kernels: no such machine to measure on), else im2col.
     /// </summary>
-    internal static bool PrefersWinogradForward<T>(in ConvGeometry g) where T : unmanaged
-        => typeof(T) == typeof(float) && !ChannelConvolution.PrefersForward<T>(g) && !PreferDirect<T>(g) && WinogradConvolution.PrefersForward(g);
+    internal static ConvAlgorithm ForwardAlgorithm<T>(in ConvGeometry g) where T : unmanaged
+        => ChannelConvolution.PrefersForward<T>(g) ? ConvAlgorithm.Channel
+        : PreferDirect<T>(g) ? ConvAlgorithm.Direct
+        : typeof(T) == typeof(float) && WinogradConvolution.PrefersForward(g) ? ConvAlgorithm.Winograd
+        : ConvAlgorithm.Im2Col;
 
-    /// <summary>Whether the input gradient goes to <see cref="WinogradConvolution"/> (see <see cref="PrefersWinogradForward{T}"/>).</summary>
-    internal static bool PrefersWinogradBackwardInput<T>(in ConvGeometry g) where T : unmanaged
+    /// <summary>The input gradient's algorithm (see <see cref="ForwardAlgorithm{T}"/>).</summary>
+    internal static ConvAlgorithm BackwardInputAlgorithm<T>(in ConvGeometry g) where T : unmanaged
     {
-        if (typeof(T) != typeof(float) || !WinogradConvolution.PrefersBackwardInput(g)) return false;
-        if (!DirectConvolution.AcceptsBackwardInput(g)) return true;
-        var transposed = DirectConvolution.Transposed(g);
-        return !ChannelConvolution.PrefersForward<T>(transposed) && !PreferDirect<T>(transposed);
+        // The vectorised input gradients are forward passes over the transposed geometry, so that is the one to judge.
+        if (DirectConvolution.AcceptsBackwardInput(g))
+        {
+            var transposed = DirectConvolution.Transposed(g);
+            if (ChannelConvolution.PrefersForward<T>(transposed)) return ConvAlgorithm.Channel;
+            if (PreferDirect<T>(transposed)) return ConvAlgorithm.Direct;
+        }
+        return typeof(T) == typeof(float) && WinogradConvolution.PrefersBackwardInput(g) ? ConvAlgorithm.Winograd : ConvAlgorithm.Im2Col;
     }
 
-    /// <summary>Whether the weight gradient goes to <see cref="WinogradConvolution"/> (see <see cref="PrefersWinogradForward{T}"/>).</summary>
-    internal static bool PrefersWinogradBackwardWeight<T>(in ConvGeometry g) where T : unmanaged
-        => typeof(T) == typeof(float) && !ChannelConvolution.PrefersBackwardWeight<T>(g) && !PreferDirect<T>(g)
-        && WinogradConvolution.PrefersBackwardWeight(g);
+    /// <summary>The weight gradient's algorithm (see <see cref="ForwardAlgorithm{T}"/>).</summary>
+    internal static ConvAlgorithm BackwardWeightAlgorithm<T>(in ConvGeometry g) where T : unmanaged
+        => ChannelConvolution.PrefersBackwardWeight<T>(g) ? ConvAlgorithm.Channel
+        : PreferDirect<T>(g) ? ConvAlgorithm.Direct
+        : typeof(T) == typeof(float) && WinogradConvolution.PrefersBackwardWeight(g) ? ConvAlgorithm.Winograd
+        : ConvAlgorithm.Im2Col;
 
     /// <summary>
     /// Splits <paramref name="items"/> independent work items over the thread budget: <c>Outer</c> chunks run in

@@ -128,13 +128,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
     {
         if (dst.DType is not (DType.Float32 or DType.Float64 or DType.Int64))
             throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
-        // A dense input is read in place; a strided one is gathered into the output first and transformed there.
-        var source = x;
-        if (!(x.Layout.IsContiguous && x.DType == dst.DType))
-        {
-            Copy(x, dst);
-            source = dst;
-        }
+        var source = DenseSource(x, dst);
         int xo = source.Layout.Offset, yo = dst.Layout.Offset;
         switch (dst.DType)
         {
@@ -226,15 +220,20 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
+    /// <summary>
+    /// The input a dense kernel reads for dst = f(x): x itself when dense and of dst's type, else dst after x is gathered
+    /// (and converted) into it, for the kernel to transform in place.
+    /// </summary>
+    private View DenseSource(View x, View dst)
+    {
+        if (x.Layout.IsContiguous && x.DType == dst.DType) return x;
+        Copy(x, dst);
+        return dst;
+    }
+
     public void LogSoftmax(View x, int axis, View dst)
     {
-        // A strided input is gathered into the output first; the kernel may work in place.
-        var source = x;
-        if (!(x.Layout.IsContiguous && x.DType == dst.DType))
-        {
-            Copy(x, dst);
-            source = dst;
-        }
+        var source = DenseSource(x, dst);   // the kernel may work in place
         int[] shape = dst.Layout.Shape;
         int outer = 1, inner = 1;
         for (int d = 0; d < axis; d++) outer *= shape[d];

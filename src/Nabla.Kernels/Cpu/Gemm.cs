@@ -400,24 +400,15 @@ internal static unsafe partial class Gemm
                         int rows = Math.Min(mr, mcur - ir);
                         T* aPanel = aBlock + (nint)ir * kcur;
                         T* cTile = p.C.At(ic + ir, j);
-                        if (rows == mr && cols == nr && unpackedA)
-                        {
-                            Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, cTile, p.C.Row, p.Alpha, beta);
-                        }
-                        else if (rows == mr && cols == nr)
-                        {
-                            TKernel.Run(kcur, aPanel, bPanel, ldb, cTile, p.C.Row, p.Alpha, beta);
-                        }
-                        else if (unpackedA && rows == mr)
-                        {
-                            Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, edge, nr, p.Alpha, T.Zero);
-                            AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta);
-                        }
-                        else
-                        {
-                            TKernel.Run(kcur, aPanel, bPanel, ldb, edge, nr, p.Alpha, T.Zero);
-                            AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta);
-                        }
+                        // A whole tile is written into C; an edge tile (fewer rows or columns) into the buffer, then added.
+                        bool whole = rows == mr && cols == nr;
+                        T* tile = whole ? cTile : edge;
+                        nint ldt = whole ? p.C.Row : nr;
+                        T tileBeta = whole ? beta : T.Zero;
+                        if (unpackedA && rows == mr)
+                            Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
+                        else TKernel.Run(kcur, aPanel, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
+                        if (!whole) AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta);
                     }
                 }
             }

@@ -200,9 +200,9 @@ public class ConvolutionKernelTests
             if (winograd && !(isFloat && WinogradConvolution.Accepts(g))) continue;
             bool dispatch = algorithm == Algorithm.Dispatch;
             // Which results come from Winograd, the only algorithm not held to the element-wise bound.
-            bool winogradForward = winograd || (dispatch && isFloat && Convolution.PrefersWinogradForward<T>(g));
-            bool winogradInput = winograd || (dispatch && isFloat && Convolution.PrefersWinogradBackwardInput<T>(g));
-            bool winogradWeight = winograd || (dispatch && isFloat && Convolution.PrefersWinogradBackwardWeight<T>(g));
+            bool winogradForward = winograd || (dispatch && isFloat && Convolution.ForwardAlgorithm<T>(g) == ConvAlgorithm.Winograd);
+            bool winogradInput = winograd || (dispatch && isFloat && Convolution.BackwardInputAlgorithm<T>(g) == ConvAlgorithm.Winograd);
+            bool winogradWeight = winograd || (dispatch && isFloat && Convolution.BackwardWeightAlgorithm<T>(g) == ConvAlgorithm.Winograd);
             if (direct ? DirectConvolution.Accepts(g) : !channel || ChannelConvolution.Accepts<T>(g))
             {
                 T[] actual = Nans<T>(y.Length);
