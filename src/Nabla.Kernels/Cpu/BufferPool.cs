@@ -98,10 +98,8 @@ internal sealed class BufferPool
                 if (!ReferenceEquals(lease.Data, storage.Data)) continue;
                 leased.RemoveAt(i);
                 _rentedSinceCollect = Math.Max(0, _rentedSinceCollect - lease.Bytes);
-                if (_freeBytes + lease.Bytes > MaxFreeBytes) return;   // not kept: the collector takes it with its storage
                 lease.Owner.SetTarget(null!);
-                bucket.Free.Push(lease);
-                _freeBytes += lease.Bytes;
+                Free(bucket, lease);   // if not kept, the collector takes it with its storage
                 return;
             }
         }
@@ -169,11 +167,17 @@ internal sealed class BufferPool
         {
             var lease = leased[i];
             if (lease.Owner.TryGetTarget(out _)) { leased[kept++] = lease; continue; }
-            if (_freeBytes + lease.Bytes > MaxFreeBytes) continue;   // dropped: the collector takes it
-            bucket.Free.Push(lease);
-            _freeBytes += lease.Bytes;
+            Free(bucket, lease);   // if not kept, the collector takes it
         }
         leased.RemoveRange(kept, leased.Count - kept);
+    }
+
+    /// <summary>Puts a lease on its bucket's free list, unless that would keep more than <see cref="MaxFreeBytes"/>.</summary>
+    private void Free(Bucket bucket, Lease lease)
+    {
+        if (_freeBytes + lease.Bytes > MaxFreeBytes) return;
+        bucket.Free.Push(lease);
+        _freeBytes += lease.Bytes;
     }
 
     private void CollectAndReclaim()
