@@ -156,11 +156,14 @@ public class GemmTests
     /// exactly. Each operand is placed at every element offset within a cache line (the dot-product path aligns its
     /// loads to the vectors of B); the shapes take the dot-product path (few rows, B transposed; 1×256×784 and
     /// 3×203×700 split over the threads, the latter so that columns 197–199 fall in a vector block on one thread and in
-    /// the ragged rest on two; ragged column and depth counts) and the packed one.
+    /// the ragged rest on two; 3×203×712 and 2×37×136 the same with B rows a whole number of vectors apart, which the
+    /// AVX2 path reads two rows at a time; ragged column and depth counts) and the packed one.
     /// </summary>
     [Theory]
     [InlineData(1, 256, 784)]
     [InlineData(3, 203, 700)]
+    [InlineData(3, 203, 712)]
+    [InlineData(2, 37, 136)]
     [InlineData(3, 20, 4)]
     [InlineData(2, 19, 37)]
     [InlineData(4, 9, 130)]
