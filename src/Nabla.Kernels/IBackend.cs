@@ -72,6 +72,12 @@ public interface IBackend
     /// <summary>dst[…, i, …] = src[…, index[…, i, …], …] along <paramref name="axis"/>; index is Int64 with dst's shape.</summary>
     void Gather(View src, View index, int axis, View dst);
 
+    /// <summary>
+    /// dst = the slices of src picked along <paramref name="axis"/> by a 1-D Int64 index, in its order (index_select):
+    /// dst is contiguous, with src's shape but the index's length on that axis.
+    /// </summary>
+    void IndexSelect(View src, View index, int axis, View dst);
+
     /// <summary>dst[…, index[…, i, …], …] += src[…, i, …] along <paramref name="axis"/>; dst is contiguous and is accumulated into.</summary>
     void ScatterAdd(View src, View index, int axis, View dst);
 

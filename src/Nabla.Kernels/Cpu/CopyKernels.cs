@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace Nabla.Kernels.Cpu;
 
-/// <summary>Strided copies (making views contiguous), dtype conversions, gather and scatter-add.</summary>
+/// <summary>Strided copies (making views contiguous), dtype conversions, gather, index-select and scatter-add.</summary>
 internal static class CopyKernels
 {
     public static void Copy<T>(T[] src, Layout sl, T[] dst, Layout dl) where T : unmanaged
@@ -61,6 +61,63 @@ internal static class CopyKernels
             if (k < 0 || k >= limit) throw new IndexOutOfRangeException($"Gather: index {k} is out of bounds for dimension {axis} with size {limit}");
             dst[o] = src[so + (int)k * sl.Strides[axis]];
             Increment(idx, shape);
+        }
+    }
+
+    /// <summary>
+    /// dst = the slices of src at <paramref name="index"/> along <paramref name="axis"/> (index_select), dst contiguous
+    /// from <paramref name="dstOffset"/>. Every index is checked before anything is written. Seen as
+    /// [outer, size, inner], each picked slice is one contiguous copy of inner elements: a batch of examples gathered
+    /// from a data set is 64 rows of 784 floats, not the 50 176 single-element reads of <see cref="Gather{T}"/>.
+    /// </summary>
+    public static void IndexSelect<T>(T[] src, Layout sl, long[] index, Layout il, int axis, T[] dst, int dstOffset, int threads) where T : unmanaged
+    {
+        int size = sl.Shape[axis], count = il.Shape[0];
+        var picks = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            long k = index[il.Offset + i * il.Strides[0]];
+            if (k < 0 || k >= size) throw new IndexOutOfRangeException($"IndexSelect: index {k} is out of bounds for dimension {axis} with size {size}");
+            picks[i] = (int)k;
+        }
+        if (!sl.IsContiguous)
+        {
+            // A strided source (rare: a transposed or sliced view) is made dense once; the copies below need whole slices.
+            var dense = new T[sl.Count];
+            Copy(src, sl, dense, Layout.Contiguous(sl.Shape));
+            (src, sl) = (dense, Layout.Contiguous(sl.Shape));
+        }
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= sl.Shape[d];
+        for (int d = axis + 1; d < sl.Rank; d++) inner *= sl.Shape[d];
+        int slices = outer * count;
+        if (slices == 0 || inner == 0) return;
+        long bytes = (long)slices * inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        int parts = bytes >= IndexSelectSplitBytes ? Math.Min(threads, slices) : 1;
+        if (parts <= 1) CopySlices(src, sl.Offset, dst, dstOffset, picks, size, inner, 0, slices);
+        else
+        {
+            (T[] from, int offset) = (src, sl.Offset);
+            CpuParallel.For(parts, parts, t => CopySlices(from, offset, dst, dstOffset, picks, size, inner, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
+        }
+    }
+
+    /// <summary>
+    /// From this many bytes an index-select is split over the threads. Picked rows of a large data set come from
+    /// memory, each at a fresh address: the time goes to waiting for them, which two cores do side by side. A batch of
+    /// 64 Fashion-MNIST images (196 KB) from the DataLoader on Zen 3: 31–33 → 19–20 µs. Prefetching the next rows'
+    /// lines while copying one was tried as well and made no difference there.
+    /// </summary>
+    private const long IndexSelectSplitBytes = 64 * 1024;
+
+    /// <summary>Slices [s0, s1) of an index-select: slice s = (o, i) copies src slice (o, picks[i]) to dst slice s.</summary>
+    private static void CopySlices<T>(T[] src, int srcOffset, T[] dst, int dstOffset, int[] picks, int size, int inner, int s0, int s1)
+    {
+        int count = picks.Length;
+        for (int s = s0; s < s1; s++)
+        {
+            int o = s / count, i = s - o * count;
+            src.AsSpan(srcOffset + (o * size + picks[i]) * inner, inner).CopyTo(dst.AsSpan(dstOffset + s * inner, inner));
         }
     }
 

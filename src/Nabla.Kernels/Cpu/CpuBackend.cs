@@ -287,6 +287,19 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
+    public void IndexSelect(View src, View index, int axis, View dst)
+    {
+        long[] idx = Data<long>(index);
+        int o = dst.Layout.Offset, t = Threads;
+        switch (src.DType)
+        {
+            case DType.Float32: CopyKernels.IndexSelect(Data<float>(src), src.Layout, idx, index.Layout, axis, Data<float>(dst), o, t); break;
+            case DType.Float64: CopyKernels.IndexSelect(Data<double>(src), src.Layout, idx, index.Layout, axis, Data<double>(dst), o, t); break;
+            case DType.Int64: CopyKernels.IndexSelect(Data<long>(src), src.Layout, idx, index.Layout, axis, Data<long>(dst), o, t); break;
+            default: CopyKernels.IndexSelect(Data<byte>(src), src.Layout, idx, index.Layout, axis, Data<byte>(dst), o, t); break;
+        }
+    }
+
     public void ScatterAdd(View src, View index, int axis, View dst)
     {
         long[] idx = Data<long>(index);

@@ -1,3 +1,4 @@
+using Nabla.Autodiff;
 using Nabla.Kernels;
 
 namespace Nabla.Data;
@@ -34,30 +35,16 @@ public sealed class TensorDataset : IDataset
     /// <summary>The first <paramref name="n"/> examples (a view).</summary>
     public TensorDataset Take(int n) => new(X.Narrow(0, 0, Math.Min(n, Count)), Y.Narrow(0, 0, Math.Min(n, Count)));
 
-    public (Tensor X, Tensor Y) GetBatch(ReadOnlySpan<int> indices) => (Rows(X, indices), Rows(Y, indices));
-
-    private static Tensor Rows(Tensor t, ReadOnlySpan<int> indices)
+    public (Tensor X, Tensor Y) GetBatch(ReadOnlySpan<int> indices)
     {
-        int[] shape = [indices.Length, .. t.Shape[1..]];
-        var batch = Tensor.Uninitialized(shape, t.DType, t.Device);   // every row is copied in (or an index throws)
-        int row = t.Count / Math.Max(t.Shape[0], 1);
-        switch (t.DType)
-        {
-            case DType.Float32: CopyRows(t.AsSpan<float>(), batch.AsSpan<float>(), indices, row, t.Shape[0]); break;
-            case DType.Float64: CopyRows(t.AsSpan<double>(), batch.AsSpan<double>(), indices, row, t.Shape[0]); break;
-            case DType.Int64: CopyRows(t.AsSpan<long>(), batch.AsSpan<long>(), indices, row, t.Shape[0]); break;
-            default: CopyRows(t.AsSpan<byte>(), batch.AsSpan<byte>(), indices, row, t.Shape[0]); break;
-        }
-        return batch;
-    }
-
-    private static void CopyRows<T>(Span<T> src, Span<T> dst, ReadOnlySpan<int> indices, int row, int count) where T : unmanaged
-    {
+        var picks = new long[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
             int k = indices[i];
-            if ((uint)k >= (uint)count) throw new IndexOutOfRangeException($"TensorDataset: index {k} is out of range for {count} examples");
-            src.Slice(k * row, row).CopyTo(dst.Slice(i * row, row));
+            if ((uint)k >= (uint)Count) throw new IndexOutOfRangeException($"TensorDataset: index {k} is out of range for {Count} examples");
+            picks[i] = k;
         }
+        var index = Tensor.FromArray(picks, picks.Length);
+        using (Autograd.NoGrad()) return (X.IndexSelect(0, index), Y.IndexSelect(0, index));
     }
 }

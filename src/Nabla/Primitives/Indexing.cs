@@ -20,6 +20,34 @@ internal sealed class Gather(int axis, Tensor index) : Function
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => Apply(dx[0]!, axis, index);
 }
 
+/// <summary>
+/// y = the slices of x at a 1-D index along an axis (<c>torch.index_select</c>). x̄ = ȳ scatter-added into zeros at
+/// those slices (a slice picked twice gets both); ẏ = index_select(ẋ).
+/// </summary>
+internal sealed class IndexSelect(int axis, Tensor index) : Function
+{
+    public override string Name => "IndexSelect";
+
+    public static Tensor Apply(Tensor x, int axis, Tensor index)
+    {
+        var shape = (int[])x.Shape.Clone();
+        shape[axis] = index.Count;
+        var y = Tensor.Uninitialized(shape, x.DType, x.Device);
+        x.Device.Backend.IndexSelect(x.View, index.View, axis, y.View);
+        return Record(y, () => new IndexSelect(axis, index), x);
+    }
+
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy)
+    {
+        // The index spread over ȳ's shape (a stride-0 view, nothing copied), as scatter-add takes one index per element.
+        var along = Enumerable.Repeat(1, dy.Rank).ToArray();
+        along[axis] = index.Count;
+        return [ScatterAdd.Apply(Tensor.ZerosLike(Inputs[0]), axis, index.Reshape(along).Expand(dy.Shape), dy)];
+    }
+
+    internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => Apply(dx[0]!, axis, index);
+}
+
 /// <summary>y = x with src added at index positions along an axis. x̄ = ȳ; s̄rc = gather(ȳ).</summary>
 internal sealed class ScatterAdd(int axis, Tensor index) : Function
 {

@@ -37,11 +37,9 @@ public sealed partial class Tensor
     {
         int a = NormalizeAxis(axis, "IndexSelect");
         if (index.Rank != 1) throw new ArgumentException($"IndexSelect: index must be 1-D, got {ShapeString(index.Shape)}");
-        var shape = (int[])Shape.Clone();
-        shape[a] = index.Count;
-        var view = Enumerable.Repeat(1, Rank).ToArray();
-        view[a] = index.Count;
-        return Gather(a, index.Reshape(view).Expand(shape).Contiguous());
+        if (index.DType != DType.Int64) throw new ArgumentException($"IndexSelect: index must be Int64, got {index.DType}");
+        CheckSameDevice(index, "IndexSelect");
+        return Primitives.IndexSelect.Apply(this, a, index);
     }
 
     /// <summary>Joins tensors along an existing axis.</summary>

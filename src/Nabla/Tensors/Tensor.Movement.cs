@@ -40,7 +40,14 @@ public sealed partial class Tensor
         if (Rank == 0) return Reshape(1);
         int s = NormalizeAxis(startDim, "Flatten"), e = NormalizeAxis(endDim, "Flatten");
         if (s > e) throw new ArgumentException($"Flatten: start dimension {startDim} comes after end dimension {endDim}");
-        var shape = Shape[..s].Append(Shape[s..(e + 1)].Aggregate(1, (p, d) => p * d)).Concat(Shape[(e + 1)..]).ToArray();
+        if (s == e) return this;   // nothing to merge (as torch.flatten, the input itself)
+        var shape = new int[Rank - (e - s)];
+        for (int d = 0; d < Rank; d++)
+        {
+            if (d <= s) shape[d] = Shape[d];
+            else if (d <= e) shape[s] *= Shape[d];
+            else shape[d - (e - s)] = Shape[d];
+        }
         return Reshape(shape);
     }
 
