@@ -184,7 +184,7 @@ internal static class Workloads
             var loss = Loss.CrossEntropy(model.Forward(x, mode), y);
             double value = loss.Item();
             if (!double.IsFinite(value)) throw new InvalidOperationException($"training diverged: loss {value}");
-            optimizer.Step(loss.Backward());
+            using (var gradients = loss.Backward()) optimizer.Step(gradients);
             total += value * x.Shape[0];
             samples += x.Shape[0];
             long now = Stopwatch.GetTimestamp();

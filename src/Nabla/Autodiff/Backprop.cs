@@ -41,7 +41,26 @@ internal static class Backprop
                 cotangents[x] = cotangents.TryGetValue(x, out var acc) ? acc + dx : dx;
             }
         }
-        return new Gradients(leaves);
+        return new Gradients(leaves, createGraph ? [] : Owned(leaves, order, seed));
+    }
+
+    /// <summary>
+    /// The leaf gradients whose memory only the result refers to, each storage once: the ones
+    /// <see cref="Gradients.Dispose"/> may hand back. Not the seed's, nor any graph tensor's (a VJP may pass on the
+    /// cotangent it was given, or a view of it). With <c>createGraph</c> none: the gradients are part of a new graph.
+    /// </summary>
+    private static Tensor[] Owned(Dictionary<Tensor, Tensor> leaves, List<Tensor> order, Tensor seed)
+    {
+        var taken = new HashSet<Kernels.Storage>(ReferenceEqualityComparer.Instance) { seed.Storage };
+        foreach (var t in order)
+        {
+            taken.Add(t.Storage);
+            foreach (var x in t.Node?.Inputs ?? []) taken.Add(x.Storage);
+        }
+        var owned = new List<Tensor>(leaves.Count);
+        foreach (var g in leaves.Values)
+            if (taken.Add(g.Storage)) owned.Add(g);
+        return [.. owned];
     }
 
     /// <summary>Tensors that require gradients and lead to <paramref name="output"/>, inputs before outputs (iterative DFS: deep graphs must not overflow the stack).</summary>

@@ -25,7 +25,7 @@ public static class Trainer
             double value = l.Item();
             if (!double.IsFinite(value))
                 throw new TrainingDivergedException($"training diverged: the loss became {value} at epoch {epoch}, batch {batch + 1}; lower the learning rate");
-            optimizer.Step(l.Backward());
+            using (var gradients = l.Backward()) optimizer.Step(gradients);   // disposed: their memory is reused warm
             total += value * x.Shape[0];
             samples += x.Shape[0];
             onBatch?.Invoke(new BatchProgress(epoch, ++batch, batches, samples, total / samples, clock.Elapsed.TotalSeconds));
