@@ -13,7 +13,7 @@ namespace Nabla.Tests.Autodiff;
 /// </summary>
 public class GradientsDisposeTests
 {
-    // [256, 128] float = 128 KiB: pooled (the pool holds buffers of 64 KiB and more).
+    // [256, 128] float = 128 KiB: pooled (the pool holds buffers of 16 KiB and more).
     private const int In = 128, Out = 256;
 
     [Fact]

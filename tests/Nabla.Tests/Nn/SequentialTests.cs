@@ -10,7 +10,7 @@ namespace Nabla.Tests.Nn;
 /// </summary>
 public class SequentialTests
 {
-    // [128, 512] float = 256 KiB: pooled (the pool holds buffers of 64 KiB and more).
+    // [128, 512] float = 256 KiB: pooled (the pool holds buffers of 16 KiB and more).
     private const int Rows = 128, Width = 512;
 
     private static (Sequential Model, Tensor X) Setup(params Module[] extra)
