@@ -97,7 +97,7 @@ internal static class CopyKernels
         if (parts <= 1) CopySlices(src, sl.Offset, dst, dstOffset, picks, size, inner, 0, slices);
         else
         {
-            (T[] from, int offset) = (src, sl.Offset);
+            (T[] from, int offset) = (src, sl.Offset);   // copies for the closure: capturing src and sl would move them into a closure object for the whole method
             CpuParallel.For(parts, parts, t => CopySlices(from, offset, dst, dstOffset, picks, size, inner, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
         }
     }

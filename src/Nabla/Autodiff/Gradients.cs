@@ -42,8 +42,13 @@ public sealed class Gradients : IDisposable
         var owned = new List<Tensor>();
         foreach (var (t, g) in other.Grads)
         {
-            if (sum.TryGetValue(t, out var h)) owned.Add(sum[t] = h + g);   // only the sums are new; the rest are shared
-            else sum[t] = g;
+            if (!sum.TryGetValue(t, out var h))
+            {
+                sum[t] = g;   // shared with other
+                continue;
+            }
+            var s = sum[t] = h + g;
+            if (!s.RequiresGrad) owned.Add(s);   // a new tensor, unless recorded into a graph
         }
         return new Gradients(sum, [.. owned]);
     }
