@@ -229,7 +229,7 @@ def main():
                   "`torch.NewDisposeScope()` (native memory freed at once); SGEMM with `addmm_(a, b, beta: 0)` into an existing "
                   "output and `mm` allocating; the same loops, models, data and timing rule as the other sides.")
     md.append(f"- Nabla: `Device.CpuWithThreads({threads})` for data and operands, `Gemm.Multiply(..., threads: {threads})`; "
-              "the same runtime settings as the `nabla` command (build/TrainingRuntime.props: workstation non-concurrent GC, loops compiled optimized at once, no dynamic PGO, retained VM; `DOTNET_GCgen0size=0x1000000` as scripts/nabla sets it).")
+              "the same runtime settings as the `nabla` command (build/TrainingRuntime.props: workstation non-concurrent GC, methods compiled optimized at once, no dynamic PGO, retained VM; `DOTNET_GCgen0size=0x1000000` as scripts/nabla sets it).")
     md.append("- Workloads: MLP 784-256-128-10, batch 64, SGD lr 0.05 momentum 0.9, one Fashion-MNIST epoch (60000 images, 938 batches); "
               "LeNet (conv5×5 1→32 pad 2, ReLU, maxpool 2, conv5×5 32→64 pad 2, ReLU, maxpool 2, fc 3136→128, ReLU, fc 128→10), "
               f"batch 64, Adam lr 1e-3, {'the first 200 batches of an epoch (quick mode)' if quick else 'one epoch'}; "
