@@ -68,9 +68,9 @@ public class GradientsDisposeTests
     }
 
     /// <summary>
-    /// out = a + b with an explicit seed: Add passes the seed on as both gradients, so they are the caller's tensor, and
-    /// b·1 hands back a copy. Disposing must free neither the seed nor a leaf: buffers of that size taken afterwards
-    /// must not be theirs, and their values stay.
+    /// out = relu(2a) + b with an explicit seed: Add passes the seed on unchanged, so b's gradient is the caller's tensor,
+    /// while a's is new. Disposing hands a's back and must free neither the seed, nor a leaf, nor the graph's tensor
+    /// relu(2a): buffers of that size taken afterwards are none of theirs, and their values stay.
     /// </summary>
     [Fact]
     public void The_seed_the_leaves_and_the_graph_are_never_handed_back()
