@@ -92,28 +92,11 @@ internal static class ReduceKernels
             yr.Fill(Identity<T>(op));
             for (int r = 0; r < outer; r++)
             {
-                ReadOnlySpan<T> xr = x.AsSpan(xl.Offset + r * inner, inner);
-                switch (op)
-                {
-                    case ReduceOp.Sum: TensorPrimitives.Add(yr, xr, yr); break;
-                    case ReduceOp.Max: TensorPrimitives.Max(yr, xr, yr); break;
-                    case ReduceOp.Min: TensorPrimitives.Min(yr, xr, yr); break;
-                    default: TensorPrimitives.Multiply(yr, xr, yr); break;
-                }
+                CombineRow(op, yr, x.AsSpan(xl.Offset + r * inner, inner));
             }
             return true;
         }
-        for (int o = 0; o < outer; o++)
-        {
-            ReadOnlySpan<T> run = x.AsSpan(xl.Offset + o * inner, inner);
-            y[o] = Combine(op, Identity<T>(op), op switch
-            {
-                ReduceOp.Sum => TensorPrimitives.Sum(run),
-                ReduceOp.Max => TensorPrimitives.Max(run),
-                ReduceOp.Min => TensorPrimitives.Min(run),
-                _ => TensorPrimitives.Product(run),
-            });
-        }
+        for (int o = 0; o < outer; o++) y[o] = Combine(op, Identity<T>(op), ReduceRun<T>(op, x.AsSpan(xl.Offset + o * inner, inner)));
         return true;
     }
 
@@ -128,14 +111,7 @@ internal static class ReduceKernels
             T part;
             if (stride == 1)
             {
-                ReadOnlySpan<T> run = x.AsSpan(cursor.A, len);
-                part = op switch
-                {
-                    ReduceOp.Sum => TensorPrimitives.Sum(run),
-                    ReduceOp.Max => TensorPrimitives.Max(run),
-                    ReduceOp.Min => TensorPrimitives.Min(run),
-                    _ => TensorPrimitives.Product(run),
-                };
+                part = ReduceRun<T>(op, x.AsSpan(cursor.A, len));
             }
             else
             {
@@ -157,19 +133,33 @@ internal static class ReduceKernels
             Span<T> yr = y.AsSpan(cursor.B, len);
             if (sx == 1)
             {
-                ReadOnlySpan<T> xr = x.AsSpan(cursor.A, len);
-                switch (op)
-                {
-                    case ReduceOp.Sum: TensorPrimitives.Add(yr, xr, yr); break;
-                    case ReduceOp.Max: TensorPrimitives.Max(yr, xr, yr); break;
-                    case ReduceOp.Min: TensorPrimitives.Min(yr, xr, yr); break;
-                    default: TensorPrimitives.Multiply(yr, xr, yr); break;
-                }
+                CombineRow(op, yr, x.AsSpan(cursor.A, len));
             }
             else
             {
                 for (int i = 0, j = cursor.A; i < len; i++, j += sx) yr[i] = Combine(op, yr[i], x[j]);
             }
+        }
+    }
+
+    /// <summary>One contiguous run reduced by the vector primitives.</summary>
+    private static T ReduceRun<T>(ReduceOp op, ReadOnlySpan<T> run) where T : unmanaged, INumber<T> => op switch
+    {
+        ReduceOp.Sum => TensorPrimitives.Sum(run),
+        ReduceOp.Max => TensorPrimitives.Max(run),
+        ReduceOp.Min => TensorPrimitives.Min(run),
+        _ => TensorPrimitives.Product(run),
+    };
+
+    /// <summary>yr = yr ⊕ xr elementwise, ⊕ the reduction's combination.</summary>
+    private static void CombineRow<T>(ReduceOp op, Span<T> yr, ReadOnlySpan<T> xr) where T : unmanaged, INumber<T>
+    {
+        switch (op)
+        {
+            case ReduceOp.Sum: TensorPrimitives.Add(yr, xr, yr); break;
+            case ReduceOp.Max: TensorPrimitives.Max(yr, xr, yr); break;
+            case ReduceOp.Min: TensorPrimitives.Min(yr, xr, yr); break;
+            default: TensorPrimitives.Multiply(yr, xr, yr); break;
         }
     }
 
