@@ -87,9 +87,7 @@ internal static class CopyKernels
             Copy(src, sl, dense, Layout.Contiguous(sl.Shape));
             (src, sl) = (dense, Layout.Contiguous(sl.Shape));
         }
-        int outer = 1, inner = 1;
-        for (int d = 0; d < axis; d++) outer *= sl.Shape[d];
-        for (int d = axis + 1; d < sl.Rank; d++) inner *= sl.Shape[d];
+        var (outer, inner) = Strides.AroundAxis(sl.Shape, axis);
         int slices = outer * count;
         if (slices == 0 || inner == 0) return;
         long bytes = (long)slices * inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();

@@ -235,9 +235,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
     {
         var source = DenseSource(x, dst);   // the kernel may work in place
         int[] shape = dst.Layout.Shape;
-        int outer = 1, inner = 1;
-        for (int d = 0; d < axis; d++) outer *= shape[d];
-        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        var (outer, inner) = Strides.AroundAxis(shape, axis);
         switch (dst.DType)
         {
             case DType.Float32: SoftmaxKernels.LogSoftmax(Data<float>(source), source.Layout.Offset, Data<float>(dst), dst.Layout.Offset, outer, shape[axis], inner, Threads); break;

@@ -82,6 +82,15 @@ internal static class Strides
         return (outShape.ToArray(), result);
     }
 
+    /// <summary>A shape seen as [outer, shape[axis], inner]: the products of the dimensions before and after the axis.</summary>
+    public static (int Outer, int Inner) AroundAxis(int[] shape, int axis)
+    {
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= shape[d];
+        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        return (outer, inner);
+    }
+
     public static int RowCount(int[] shape)
     {
         int n = 1;
