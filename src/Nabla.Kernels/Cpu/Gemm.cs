@@ -19,7 +19,8 @@ namespace Nabla.Kernels.Cpu;
 /// MR contiguous values to broadcast). The micro-kernel keeps an MR×NR tile of C in registers and runs a
 /// rank-1 update per k. Transposed operands are handled by the packing routines reading with swapped strides,
 /// so no layout ever costs an extra copy. With few rows (one row block, e.g. batch 64) B is not packed ahead: the
-/// micro-kernel reads untransposed B rows in place, and a transposed B is packed one kc×NR slice at a time. Likewise
+/// micro-kernel reads untransposed B rows in place (unless their stride crowds them into a few L1 sets), and other B
+/// slices are packed one kc×NR slice at a time. Likewise
 /// a row-major A of at most 96 rows per thread is read in place by the AVX2 kernel (<see cref="UnpackedA{T, TKernel}"/>).
 /// </para>
 /// <para>
@@ -218,7 +219,13 @@ internal static unsafe partial class Gemm
         bool parallel = threads > 1 && (long)p.M * p.N * p.K >= ParallelWorkLimit;
         // One column panel (N ≤ NR: a classifier's last layer) leaves a column split nothing to share out: the rows are
         // split instead. Zen 3, 256×10×128 NT (the MLP's last layer at batch 256): 16.8 → 9.6 µs; 64×10×3136 NT 121 → 86 µs.
-        bool splitRows = parallel && (mBlocks >= threads || (p.N <= nr && mPanels >= threads) || ManyRowsInPlaceB<T, TKernel>(p, mPanels, threads));
+        // With fewer row blocks than threads and more columns, the columns are split: each thread then packs its own B
+        // slices, where a split of the rows would first pack B whole, shared, and wait for it. The AVX2 kernel split the
+        // rows of such products while it read B slices in place whatever their stride; with the slices packed where
+        // that crowds the L1 (ReadsBInPlace), the column split is faster. Zen 3, in-process A/B, two threads:
+        // 128×256×784 NN 365 → 324 µs, 128×784×256 NN 342 → 313, 128×196×800 NN 296 → 280, 256³ NN 207 → 196,
+        // 128×3136×64 TN 361 → 340.
+        bool splitRows = parallel && (mBlocks >= threads || (p.N <= nr && mPanels >= threads));
         if (prepackedA == null && parallel && !splitRows && p.N > nr && mPanels >= 8 * threads)
         {
             // Columns split over the threads, with many rows: every task would pack all of A for itself. It is packed
@@ -279,16 +286,30 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// AVX2 kernel, rows enough for every thread though fewer than a row block each, B's rows read in place: split the
-    /// rows anyway, which packs B once (aligned, shared) instead of reading it in place (often misaligned) and packing
-    /// all of A on every thread. Zen 3, in-process A/B, three runs: 256³ NN +12–20 %, 128×256×784 NN 0–15 %; a
-    /// transposed B is packed either way, and splitting its rows was 0–5 % slower (256×256×784 NT). Not measured with
-    /// the AVX-512 kernel (no such CPU at hand), which keeps the split it was tuned with.
+    /// Whether a task that packs no B ahead reads its kc×NR slices of B where they lie (rows contiguous) instead of
+    /// packing each slice just before use. In place saves the copy, but a slice's rows, ldb apart, land in only
+    /// 4096 / gcd(ldb bytes, 4096) of the L1's 64 sets (a set per 64-byte line, a way of 4 KB, on current x86 cores),
+    /// and when its kc rows (one line each for the AVX2 kernel) need far more lines than those sets hold, the slice is
+    /// evicted before the next row panel reads it again. A packed slice is worth its copy only if enough row panels
+    /// reuse it. Zen 3 (32 KB, 8 ways), in-process A/B, two threads (one alike): 64×256×784 NN (ldb 256 floats: 4 sets,
+    /// 196 rows) 186 → 167 µs, 64×1024×1024 NN (1 set) 1290 → 900 µs, 64×256×128 NN 28.3 → 26.8 µs; ldb 800 (32 sets,
+    /// 196 rows) was 4 % faster in place; ldb 3136 (16 sets, 128 rows: LeNet's fc1) 3 % faster packed alone but 0.3 %
+    /// slower in LeNet's training step, hence the margin of twice the sets' lines; below 6 row panels (30 rows of
+    /// 64×256×784: even; 12 rows: 34 → 46 µs packed) in place always wins. The AVX-512 kernel keeps reading in place, as
+    /// it was tuned (no such CPU at hand to measure the rule on).
     /// </summary>
-    private static bool ManyRowsInPlaceB<T, TKernel>(Problem<T> p, int mPanels, int threads)
+    private static bool ReadsBInPlace<T, TKernel>(Problem<T> p, int rows, int kc)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
-        => typeof(TKernel) == typeof(Vector256Kernel<T>) && mPanels >= 8 * threads && p.B.Col == 1;
+    {
+        if (p.B.Col != 1) return false;
+        if (typeof(TKernel) != typeof(Vector256Kernel<T>) || rows < 6 * TKernel.MR) return true;
+        // gcd(stride, 4096) is the stride's lowest set bit, at most 4096; a stride under a line still spreads over every set.
+        long stride = p.B.Row * sizeof(T);
+        long alignment = stride == 0 ? 4096 : Math.Min(stride & -stride, 4096);
+        long sets = 4096 / Math.Max(64, alignment);
+        return kc <= 2 * 8 * sets;
+    }
 
     /// <summary>
     /// Whether the AVX2 kernel reads A's rows where they lie instead of packing them: A row-major (each row contiguous
@@ -347,10 +368,11 @@ internal static unsafe partial class Gemm
     /// Computes C[i0..i1, jc+s0·NR .. jc+s1·NR) from the B panels s0..s1 of the current column block, packing A for
     /// rows i0..i1 in MC×kc blocks into this thread's buffer. B comes packed in <paramref name="packedB"/>; when that
     /// is null (a single row block, so each B slice serves one A block only) a whole-width slice whose rows are
-    /// contiguous is read in place, and any other slice is packed here, one kc×NR slice at a time into a buffer that
-    /// stays in L1/L2 while the A panels pass over it. Measured on 64×784·784×256 (the MLP's batch-64 shapes): packing
-    /// all of B first (800 KB, more than the L2 holds next to B itself) took ≈ 28 % of one thread's time; slice by slice
-    /// made the product ≈ 4 % faster, and reading B in place (no transposed operand) ≈ 10 % faster again.
+    /// contiguous is read in place unless its stride crowds it into a few L1 sets (<see cref="ReadsBInPlace{T, TKernel}"/>),
+    /// and any other slice is packed here, one kc×NR slice at a time into a buffer that stays in L1/L2 while the A panels
+    /// pass over it. Measured on Zen 5 (48 KB L1) on 64×784·784×256 (the MLP's batch-64 shapes): packing all of B first
+    /// (800 KB, more than the L2 holds next to B itself) took ≈ 28 % of one thread's time; slice by slice made the
+    /// product ≈ 4 % faster, and reading B in place (no transposed operand) ≈ 10 % faster again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackedBlock<T, TKernel>(Problem<T> p, T* packedB, T* prepackedA, int kc, int i0, int i1, int jc, int s0, int s1)
@@ -388,7 +410,7 @@ internal static unsafe partial class Gemm
                     T* bPanel = slice;
                     nint ldb = nr;
                     if (packedB != null) bPanel = packedB + (nint)s * p.K * nr + (nint)pc * nr;
-                    else if (p.B.Col == 1 && cols == nr)
+                    else if (cols == nr && ReadsBInPlace<T, TKernel>(p, i1 - i0, kcur))
                     {
                         // Rows of B already hold NR contiguous values: the micro-kernel reads them where they are.
                         bPanel = p.B.At(pc, j);

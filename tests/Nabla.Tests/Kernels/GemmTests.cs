@@ -143,6 +143,25 @@ public class GemmTests
         Assert.ThrowsAny<ArgumentException>(() => Gemm.Multiply(false, false, -1, 6, 5, 1f, a, 0, 5, b, 0, 6, 0f, c, 0, 6, 1));
     }
 
+    /// <summary>
+    /// B rows a power of two apart (256 or 128 values: a few L1 sets) are packed a kc×NR slice at a time where rows with
+    /// other strides are read in place, once a task has enough rows and depth; with few rows they are read in place
+    /// again. Both, in every layout of A, one and two threads (130 rows over two threads: columns split, A packed once).
+    /// </summary>
+    [Theory]
+    [InlineData(40, 256, 300)]
+    [InlineData(130, 128, 200)]
+    [InlineData(20, 256, 300)]
+    public void Crowded_B_rows_match_reference(int m, int n, int k)
+    {
+        foreach (bool transA in new[] { false, true })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Check<float>(m, n, k, transA, false, 1, 0, threads, seed: m + k, bPad: 0);
+                Check<double>(m, n, k, transA, false, -0.5, 2, threads, seed: m + k, bPad: 0);
+            }
+    }
+
     /// <summary>Several callers at once share the worker pool (and each has its own packing buffers).</summary>
     [Fact]
     public void Concurrent_callers_get_correct_results()
@@ -206,13 +225,14 @@ public class GemmTests
     /// the whole C buffer (so padding between rows must survive untouched). Beta = 0 starts C as NaN.
     /// The tolerance is per element: a few √(k+2)·ε times |alpha|·Σ|a||b| + |beta·c|, the magnitude the rounding scales with.
     /// </summary>
-    private static void Check<T>(int m, int n, int k, bool transA, bool transB, double alpha, double beta, int threads, int seed, bool shared = false)
+    private static void Check<T>(int m, int n, int k, bool transA, bool transB, double alpha, double beta, int threads, int seed, bool shared = false, int? bPad = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(seed);
         int aRows = transA ? k : m, aCols = transA ? m : k;
         int bRows = transB ? n : k, bCols = transB ? k : n;
         int lda = aCols + rng.Next(3), ldb = bCols + rng.Next(3), ldc = n + rng.Next(3);
+        if (bPad is int pad) ldb = bCols + pad;
         int aOff = rng.Next(5), bOff = rng.Next(5), cOff = rng.Next(5);
         T[] a = Random<T>(rng, aOff + aRows * lda + 2);
         T[] b = Random<T>(rng, bOff + bRows * ldb + 2);
