@@ -33,7 +33,7 @@ namespace Nabla.Kernels.Cpu;
 /// kc = 512, mc = 288 beat kc = 256, mc = 144 by ~15% with two threads and ~3% with one, even though the
 /// B micro-panel then exceeds L1: L2 bandwidth is ample for one 128-byte B row per 16 FMAs, and fewer depth
 /// blocks mean fewer passes of C through the cache. The AVX2 kernel's depth blocks are half as deep, for CPUs with a
-/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>).
+/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>), except when B is packed whole and shared (see <see cref="DepthBlock{T, TKernel}"/>).
 /// </para>
 /// <para>
 /// Threads share the packed B (packed in parallel, one pass) and split C into blocks of rows, or of columns when
@@ -208,7 +208,6 @@ internal static unsafe partial class Gemm
         where TKernel : struct, IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        int kc = DepthBlock<T, TKernel>(p.K);
         // Column blocks of B, each packed whole: k×nc ≤ PackedBLimit.
         int ncMax = Math.Max(nr, PackedBLimit / p.K / nr * nr);
         int nc = RoundUp(CeilDiv(p.N, CeilDiv(p.N, ncMax)), nr);
@@ -247,24 +246,23 @@ internal static unsafe partial class Gemm
             }
             return;
         }
+        // Split C into row blocks × column blocks. Rows first: each row block packs its own A rows. With fewer row
+        // blocks than threads, also split columns, which repacks A once per column block (cheap when there are so few
+        // rows; with many, A was packed once beforehand, above).
+        int rowBlocks = splitRows ? Math.Min(mPanels, RoundUp(Math.Max(mBlocks, threads), threads)) : mBlocks;
+        // When several row blocks read the same B panels they are packed first, whole and shared out over the threads;
+        // with a single row block (few rows: batch 64) each task reads its B slices in place or packs them one kc×NR
+        // slice at a time just before the micro-kernels use them (see PackedBlock).
+        bool sharedB = rowBlocks > 1;
+        int kc = DepthBlock<T, TKernel>(p.K, sharedB && prepackedA == null);
         for (int jc = 0; jc < p.N; jc += nc)
         {
             int ncur = Math.Min(nc, p.N - jc);
             int nPanels = CeilDiv(ncur, nr);
-
-            // Split C[.., jc..jc+ncur] into row blocks × column blocks. Rows first: each row block packs its own
-            // A rows. With fewer row blocks than threads, also split columns, which repacks A once per column block
-            // (cheap when there are so few rows; with many, A was packed once beforehand, above).
-            int rowBlocks = mBlocks, colBlocks = 1;
-            if (splitRows) rowBlocks = Math.Min(mPanels, RoundUp(Math.Max(rowBlocks, threads), threads));
-            else if (parallel) colBlocks = Math.Min(nPanels, CeilDiv(threads, rowBlocks));
+            int colBlocks = !splitRows && parallel ? Math.Min(nPanels, CeilDiv(threads, rowBlocks)) : 1;
 
             // B[0..k, jc..jc+ncur] is packed as nPanels panels of k×NR; panel s starts at packedB + s·k·NR.
-            // When several row blocks read the same panels they are packed first, shared out over the threads;
-            // with a single row block (few rows: batch 64) each task reads its B slices in place or packs them one
-            // kc×NR slice at a time just before the micro-kernels use them (see PackedBlock).
             var bBase = (nint)packedB;
-            bool sharedB = rowBlocks > 1;
             if (sharedB)
             {
                 int packTasks = parallel ? Math.Min(threads, nPanels) : 1;
@@ -606,7 +604,8 @@ internal static unsafe partial class Gemm
 
         // 256 floats: the B micro-panel (kc×16 floats, 16 KB) and the A panel (6 KB) then share a 32 KB L1 (Zen 3); with
         // 512 the B panel alone fills it. Measured on Zen 3 (2 threads, best of 5 processes): 1024³ 18.7 → 13.8 ms,
-        // 64×256×784 (NT) 305 → 286 µs, 256×784×64 (TN) 207 → 175 µs; a 128-float block was no better than 256.
+        // 64×256×784 (NT) 305 → 286 µs, 256×784×64 (TN) 207 → 175 µs; a 128-float block was no better than 256. Measured
+        // again since, products whose B is packed whole and shared are faster with 512 (see DepthBlock).
         public static int KcBytes => 1024;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -697,11 +696,22 @@ internal static unsafe partial class Gemm
         }
     }
 
-    /// <summary>The depth block for k: k cut into equal blocks of at most the kernel's KcBytes (k = 784 → 2×392, not 512 + 272).</summary>
-    private static int DepthBlock<T, TKernel>(int k)
+    /// <summary>
+    /// The depth block for k: k cut into equal blocks of at most the kernel's KcBytes (k = 784 → 2×392, not 512 + 272),
+    /// or of at most <see cref="MaxKcBytes"/> when B is packed whole and shared by several row blocks (<paramref name="sharedB"/>).
+    /// </summary>
+    /// <remarks>
+    /// Shared B is the path of large products (more rows than one block per thread), where fewer depth blocks mean fewer
+    /// passes of a C that no longer fits the L2, and fewer, longer micro-kernel calls. With it the AVX2 kernel's B
+    /// micro-panel (512×16 floats, 32 KB) no longer fits its L1 next to the A panel, yet on Zen 3 (in-process A/B, two
+    /// threads) 1024³ went 13.2 → 12.2 ms, 2048³ 102 → 97 ms, 512³ 1.54 → 1.50 ms (one thread: +4–8 %), where halving the
+    /// row block as well (MC 144) gave back part of it. Products with one row block keep the kernel's own depth, as
+    /// does any A packed ahead (<see cref="SharedA{T}"/> packs it with the kernel's depth blocks).
+    /// </remarks>
+    private static int DepthBlock<T, TKernel>(int k, bool sharedB = false)
         where T : unmanaged
         where TKernel : struct, IMicroKernel<T>
-        => CeilDiv(k, CeilDiv(k, TKernel.KcBytes / sizeof(T)));
+        => CeilDiv(k, CeilDiv(k, (sharedB ? MaxKcBytes : TKernel.KcBytes) / sizeof(T)));
 
     // ---------------------------------------------------------------- helpers
 

@@ -15,7 +15,8 @@ public class GemmTests
     /// (m, n, k). Covers 1×1×1, vectors, batch-1 inference, primes, 63/65/127/129 around the tile and vector widths,
     /// several depth blocks (k &gt; 512), and, with two threads, both ways the packed path splits: by columns (one row
     /// block: 150×70×300, 9×1500×80) and by rows with a shared packed B (300×40×100; and with a single column panel,
-    /// 256×10×128, 100×16×200, 7×12×4000, the last with one row panel per thread); small-m direct products with ragged
+    /// 256×10×128, 100×16×200, 7×12×4000, the last with one row panel per thread; 300×40×1100 in the deeper blocks
+    /// of a shared B); small-m direct products with ragged
     /// column counts (2×301×250, 1×18×4000), and ones whose B (≥ 64 KB) the dot-product path splits over the threads
     /// (1×256×784, 1×18×4000, 3×203×700: blocks of 16 columns and a ragged rest).
     /// </summary>
@@ -24,13 +25,13 @@ public class GemmTests
         (1, 1, 1), (1, 7, 5), (5, 1, 9), (3, 40, 2), (1, 256, 784), (4, 300, 300),
         (17, 31, 13), (8, 32, 1), (63, 65, 127), (65, 63, 129), (127, 129, 65), (129, 127, 63),
         (64, 64, 64), (20, 40, 1100), (150, 70, 300), (9, 1500, 80), (300, 40, 100), (2, 301, 250), (1, 18, 4000), (3, 203, 700),
-        (256, 10, 128), (100, 16, 200), (7, 12, 4000),
+        (256, 10, 128), (100, 16, 200), (7, 12, 4000), (300, 40, 1100),
     ];
 
     public static TheoryData<int, int, int, bool, bool, int> FloatCases() => EveryLayout(Shapes);
 
     public static TheoryData<int, int, int, bool, bool, int> DoubleCases() =>
-        EveryLayout([(1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300)]);
+        EveryLayout([(1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300), (300, 20, 600)]);
 
     /// <summary>Each shape with A and B each transposed or not, on one and two threads.</summary>
     private static TheoryData<int, int, int, bool, bool, int> EveryLayout((int M, int N, int K)[] shapes)
