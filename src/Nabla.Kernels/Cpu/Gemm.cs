@@ -33,7 +33,7 @@ namespace Nabla.Kernels.Cpu;
 /// kc = 512, mc = 288 beat kc = 256, mc = 144 by ~15% with two threads and ~3% with one, even though the
 /// B micro-panel then exceeds L1: L2 bandwidth is ample for one 128-byte B row per 16 FMAs, and fewer depth
 /// blocks mean fewer passes of C through the cache. The AVX2 kernel's depth blocks are half as deep, for CPUs with a
-/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>), except when B is packed whole and shared (see <see cref="DepthBlock{T, TKernel}"/>).
+/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>), except in products of several row blocks (see <see cref="DepthBlock{T, TKernel}"/>).
 /// </para>
 /// <para>
 /// Threads share the packed B (packed in parallel, one pass) and split C into blocks of rows, or of columns when
@@ -254,7 +254,9 @@ internal static unsafe partial class Gemm
         // with a single row block (few rows: batch 64) each task reads its B slices in place or packs them one kc×NR
         // slice at a time just before the micro-kernels use them (see PackedBlock).
         bool sharedB = rowBlocks > 1;
-        int kc = DepthBlock<T, TKernel>(p.K, sharedB && prepackedA == null);
+        // Deeper blocks with more rows than one block (B then packed whole and shared whatever the thread count): the
+        // depth blocks fix the order of the sums, so they depend on the shape alone and any thread count gives the same bits.
+        int kc = DepthBlock<T, TKernel>(p.K, mBlocks > 1 && prepackedA == null);
         for (int jc = 0; jc < p.N; jc += nc)
         {
             int ncur = Math.Min(nc, p.N - jc);
@@ -698,20 +700,22 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// The depth block for k: k cut into equal blocks of at most the kernel's KcBytes (k = 784 → 2×392, not 512 + 272),
-    /// or of at most <see cref="MaxKcBytes"/> when B is packed whole and shared by several row blocks (<paramref name="sharedB"/>).
+    /// or of at most <see cref="MaxKcBytes"/> for a product of several row blocks (<paramref name="severalRowBlocks"/>), whose B
+    /// is packed whole and shared.
     /// </summary>
     /// <remarks>
-    /// Shared B is the path of large products (more rows than one block per thread), where fewer depth blocks mean fewer
+    /// That is the path of large products (more rows than one block), where fewer depth blocks mean fewer
     /// passes of a C that no longer fits the L2, and fewer, longer micro-kernel calls. With it the AVX2 kernel's B
     /// micro-panel (512×16 floats, 32 KB) no longer fits its L1 next to the A panel, yet on Zen 3 (in-process A/B, two
     /// threads) 1024³ went 13.2 → 12.2 ms, 2048³ 102 → 97 ms, 512³ 1.54 → 1.50 ms (one thread: +4–8 %), where halving the
-    /// row block as well (MC 144) gave back part of it. Products with one row block keep the kernel's own depth, as
-    /// does any A packed ahead (<see cref="SharedA{T}"/> packs it with the kernel's depth blocks).
+    /// row block as well (MC 144) gave back part of it. Products with one row block keep the kernel's own depth, even
+    /// when two threads split their rows (the depth blocks fix the order of the sums, which must not depend on the thread
+    /// count), as does any A packed ahead (<see cref="SharedA{T}"/> packs it with the kernel's depth blocks).
     /// </remarks>
-    private static int DepthBlock<T, TKernel>(int k, bool sharedB = false)
+    private static int DepthBlock<T, TKernel>(int k, bool severalRowBlocks = false)
         where T : unmanaged
         where TKernel : struct, IMicroKernel<T>
-        => CeilDiv(k, CeilDiv(k, (sharedB ? MaxKcBytes : TKernel.KcBytes) / sizeof(T)));
+        => CeilDiv(k, CeilDiv(k, (severalRowBlocks ? MaxKcBytes : TKernel.KcBytes) / sizeof(T)));
 
     // ---------------------------------------------------------------- helpers
 

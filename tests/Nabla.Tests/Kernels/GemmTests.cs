@@ -177,7 +177,8 @@ public class GemmTests
     /// loads to the vectors of B); the shapes take the dot-product path (few rows, B transposed; 1×256×784 and
     /// 3×203×700 split over the threads, the latter so that columns 197–199 fall in a vector block on one thread and in
     /// the ragged rest on two; 3×203×712 and 2×37×136 the same with B rows a whole number of vectors apart, which the
-    /// AVX2 path reads two rows at a time; ragged column and depth counts) and the packed one.
+    /// AVX2 path reads two rows at a time; ragged column and depth counts) and the packed one (64×40×100; 64×10×600,
+    /// whose rows two threads split where one thread takes them as one block; 300×40×600, two row blocks either way).
     /// </summary>
     [Theory]
     [InlineData(1, 256, 784)]
@@ -189,6 +190,8 @@ public class GemmTests
     [InlineData(4, 9, 130)]
     [InlineData(1, 40, 1)]
     [InlineData(64, 40, 100)]
+    [InlineData(64, 10, 600)]
+    [InlineData(300, 40, 600)]
     public void Results_do_not_depend_on_addresses_or_threads(int m, int n, int k)
     {
         Placements<float>(m, n, k);
