@@ -607,7 +607,7 @@ internal static unsafe partial class Gemm
         // 256 floats: the B micro-panel (kc×16 floats, 16 KB) and the A panel (6 KB) then share a 32 KB L1 (Zen 3); with
         // 512 the B panel alone fills it. Measured on Zen 3 (2 threads, best of 5 processes): 1024³ 18.7 → 13.8 ms,
         // 64×256×784 (NT) 305 → 286 µs, 256×784×64 (TN) 207 → 175 µs; a 128-float block was no better than 256. Measured
-        // again since, products whose B is packed whole and shared are faster with 512 (see DepthBlock).
+        // again since, products of several row blocks (B packed whole and shared) are faster with 512 (see DepthBlock).
         public static int KcBytes => 1024;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
