@@ -219,11 +219,11 @@ internal static unsafe partial class Gemm
         // One column panel (N ≤ NR: a classifier's last layer) leaves a column split nothing to share out: the rows are
         // split instead. Zen 3, 256×10×128 NT (the MLP's last layer at batch 256): 16.8 → 9.6 µs; 64×10×3136 NT 121 → 86 µs.
         // With fewer row blocks than threads and more columns, the columns are split: each thread then packs its own B
-        // slices, where a split of the rows would first pack B whole, shared, and wait for it. The AVX2 kernel split the
-        // rows of such products while it read B slices in place whatever their stride; with the slices packed where
-        // that crowds the L1 (ReadsBInPlace), the column split is faster. Zen 3, in-process A/B, two threads:
-        // 128×256×784 NN 365 → 324 µs, 128×784×256 NN 342 → 313, 128×196×800 NN 296 → 280, 256³ NN 207 → 196,
-        // 128×3136×64 TN 361 → 340.
+        // slices, where a split of the rows would first pack B whole, shared, and wait for it. The AVX2 kernel used to
+        // split the rows of such products, because a column split then read every B slice in place, crowded or not;
+        // with crowded slices packed per thread (ReadsBInPlace) the column split is faster, for crowded strides and for
+        // the others alike. Zen 3, in-process A/B, two threads: 128×256×784 NN 365 → 324 µs, 256³ NN 207 → 196,
+        // 128×784×256 NN 342 → 313, 128×196×800 NN 296 → 280, 128×3136×64 TN 361 → 340.
         bool splitRows = parallel && (mBlocks >= threads || (p.N <= nr && mPanels >= threads));
         if (prepackedA == null && parallel && !splitRows && p.N > nr && mPanels >= 8 * threads)
         {
