@@ -707,7 +707,7 @@ internal static unsafe partial class Gemm
     /// That is the path of large products (more rows than one block), where fewer depth blocks mean fewer
     /// passes of a C that no longer fits the L2, and fewer, longer micro-kernel calls. With it the AVX2 kernel's B
     /// micro-panel (512×16 floats, 32 KB) no longer fits its L1 next to the A panel, yet on Zen 3 (in-process A/B, two
-    /// threads) 1024³ went 13.2 → 12.2 ms, 2048³ 102 → 97 ms, 512³ 1.54 → 1.50 ms (one thread: +4–8 %), where halving the
+    /// threads) 1024³ went 13.2 → 12.2 ms, 2048³ 102 → 97 ms, 512³ 1.54 → 1.50 ms (one thread: +2–8 %), where halving the
     /// row block as well (MC 144) gave back part of it. Products with one row block keep the kernel's own depth, even
     /// when two threads split their rows (the depth blocks fix the order of the sums, which must not depend on the thread
     /// count), as does any A packed ahead (<see cref="SharedA{T}"/> packs it with the kernel's depth blocks).
