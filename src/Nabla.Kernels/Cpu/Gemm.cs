@@ -391,6 +391,7 @@ internal static unsafe partial class Gemm
             int kcur = Math.Min(kc, p.K - pc);
             // Later depth blocks accumulate onto the partial sums of the earlier ones.
             T beta = pc == 0 ? p.Beta : T.One;
+            bool inPlaceB = packedB == null && ReadsBInPlace<T, TKernel>(p, i1 - i0, kcur);
             for (int ic = i0; ic < i1; ic += MC)
             {
                 int mcur = Math.Min(MC, i1 - ic);
@@ -410,7 +411,7 @@ internal static unsafe partial class Gemm
                     T* bPanel = slice;
                     nint ldb = nr;
                     if (packedB != null) bPanel = packedB + (nint)s * p.K * nr + (nint)pc * nr;
-                    else if (cols == nr && ReadsBInPlace<T, TKernel>(p, i1 - i0, kcur))
+                    else if (cols == nr && inPlaceB)
                     {
                         // Rows of B already hold NR contiguous values: the micro-kernel reads them where they are.
                         bPanel = p.B.At(pc, j);
