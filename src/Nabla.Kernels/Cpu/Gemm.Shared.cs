@@ -83,13 +83,13 @@ internal static unsafe partial class Gemm
         {
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var p = new Problem<T>(default, bm, new Matrix<T>(pc + cOffset, ldc, 1), m, n, k, alpha, beta);
-            if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, Math.Max(1, threads), pa);
-            else Packed<T, Vector256Kernel<T>>(p, Math.Max(1, threads), pa);
+            if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, Math.Max(1, threads), pa, DepthBlock<T, Vector512Kernel<T>>(k));
+            else Packed<T, Vector256Kernel<T>>(p, Math.Max(1, threads), pa, DepthBlock<T, Vector256Kernel<T>>(k));
         }
     }
 
     /// <summary>
-    /// All of op(A) packed as the packed path reads it: depth block after depth block (at depth pc, the block of kcur
+    /// All of op(A) packed as the packed path reads it: depth block after depth block, of the kernel's own depth (at depth pc, the block of kcur
     /// values holds ⌈m/MR⌉·MR rows, as MR-row panels, each k-major), so that block (pc, rows i..) starts at
     /// pc·⌈m/MR⌉·MR + i·kcur. Panels are split over the threads when there is enough to pack (at batch 1 a
     /// convolution's only work besides the product itself).
@@ -102,17 +102,20 @@ internal static unsafe partial class Gemm
         fixed (T* pa = a, pp = packed)
         {
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
-            PackWholeA<T, TKernel>(am, m, k, pp, threads);
+            PackWholeA<T, TKernel>(am, m, k, pp, threads, DepthBlock<T, TKernel>(k));
         }
         return packed;
     }
 
-    /// <summary><see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int)"/> from a pinned op(A) into <paramref name="packed"/> (⌈m/MR⌉·MR·k elements).</summary>
-    private static void PackWholeA<T, TKernel>(Matrix<T> a, int m, int k, T* packed, int threads)
+    /// <summary>
+    /// <see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int)"/> from a pinned op(A) into <paramref name="packed"/>
+    /// (⌈m/MR⌉·MR·k elements), in depth blocks of <paramref name="kc"/>.
+    /// </summary>
+    private static void PackWholeA<T, TKernel>(Matrix<T> a, int m, int k, T* packed, int threads, int kc)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
-        int mr = TKernel.MR, kc = DepthBlock<T, TKernel>(k), mPadded = RoundUp(m, mr), panels = mPadded / mr;
+        int mr = TKernel.MR, mPadded = RoundUp(m, mr), panels = mPadded / mr;
         int tasks = (long)mPadded * k >= ParallelPackElements ? Math.Clamp(threads, 1, panels) : 1;
         var pBase = (nint)packed;
         CpuParallel.For(tasks, tasks, t =>

@@ -33,7 +33,8 @@ namespace Nabla.Kernels.Cpu;
 /// kc = 512, mc = 288 beat kc = 256, mc = 144 by ~15% with two threads and ~3% with one, even though the
 /// B micro-panel then exceeds L1: L2 bandwidth is ample for one 128-byte B row per 16 FMAs, and fewer depth
 /// blocks mean fewer passes of C through the cache. The AVX2 kernel's depth blocks are half as deep, for CPUs with a
-/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>), except in products of several row blocks (see <see cref="DepthBlock{T, TKernel}"/>).
+/// 32 KB L1 (see <see cref="Vector256Kernel{T}"/>), except in products of several row blocks and some with B transposed
+/// (see <see cref="DeepBlocks{T}"/>).
 /// </para>
 /// <para>
 /// Threads share the packed B (packed in parallel, one pass) and split C into blocks of rows, or of columns when
@@ -199,11 +200,12 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// The packed path. <paramref name="prepackedA"/>, when not null, holds all of op(A) already packed by
-    /// <see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int)"/> (see <see cref="SharedA{T}"/>), and A is not read.
+    /// The packed path. <paramref name="prepackedA"/>, when not null, holds all of op(A) already packed in depth blocks
+    /// of <paramref name="prepackedKc"/> by <see cref="PackWholeA{T, TKernel}(Matrix{T}, int, int, T*, int, int)"/>
+    /// (see <see cref="SharedA{T}"/>), and A is not read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Packed<T, TKernel>(Problem<T> p, int threads, T* prepackedA)
+    private static void Packed<T, TKernel>(Problem<T> p, int threads, T* prepackedA, int prepackedKc = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
@@ -225,6 +227,9 @@ internal static unsafe partial class Gemm
         // the others alike. Zen 3, in-process A/B, two threads: 128×256×784 NN 365 → 324 µs, 256³ NN 207 → 196,
         // 128×784×256 NN 342 → 313, 128×196×800 NN 296 → 280, 128×3136×64 TN 361 → 340.
         bool splitRows = parallel && (mBlocks >= threads || (p.N <= nr && mPanels >= threads));
+        // The depth blocks fix the order of the sums, so they depend on the shape alone: any thread count, and A packed
+        // ahead or not, gives the same bits (an A packed ahead by Gemm.Share comes with the kernel's own depth).
+        int kc = prepackedA != null ? prepackedKc : DepthBlock<T, TKernel>(p.K, DeepBlocks(p, mPanels, mBlocks));
         if (prepackedA == null && parallel && !splitRows && p.N > nr && mPanels >= 8 * threads)
         {
             // Columns split over the threads, with many rows: every task would pack all of A for itself. It is packed
@@ -236,8 +241,8 @@ internal static unsafe partial class Gemm
             {
                 fixed (T* w = whole)
                 {
-                    PackWholeA<T, TKernel>(p.A, p.M, p.K, w, threads);
-                    Packed<T, TKernel>(p, threads, w);
+                    PackWholeA<T, TKernel>(p.A, p.M, p.K, w, threads, kc);
+                    Packed<T, TKernel>(p, threads, w, kc);
                 }
             }
             finally
@@ -254,9 +259,6 @@ internal static unsafe partial class Gemm
         // with a single row block (few rows: batch 64) each task reads its B slices in place or packs them one kc×NR
         // slice at a time just before the micro-kernels use them (see PackedBlock).
         bool sharedB = rowBlocks > 1;
-        // Deeper blocks with more rows than one block (B then packed whole and shared whatever the thread count): the
-        // depth blocks fix the order of the sums, so they depend on the shape alone and any thread count gives the same bits.
-        int kc = DepthBlock<T, TKernel>(p.K, mBlocks > 1 && prepackedA == null);
         for (int jc = 0; jc < p.N; jc += nc)
         {
             int ncur = Math.Min(nc, p.N - jc);
@@ -608,7 +610,7 @@ internal static unsafe partial class Gemm
         // 256 floats: the B micro-panel (kc×16 floats, 16 KB) and the A panel (6 KB) then share a 32 KB L1 (Zen 3); with
         // 512 the B panel alone fills it. Measured on Zen 3 (2 threads, best of 5 processes): 1024³ 18.7 → 13.8 ms,
         // 64×256×784 (NT) 305 → 286 µs, 256×784×64 (TN) 207 → 175 µs; a 128-float block was no better than 256. Measured
-        // again since, products of several row blocks (B packed whole and shared) are faster with 512 (see DepthBlock).
+        // again since, products of several row blocks (B packed whole and shared) are faster with 512 (see DeepBlocks).
         public static int KcBytes => 1024;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -700,23 +702,38 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// The depth block for k: k cut into equal blocks of at most the kernel's KcBytes (k = 784 → 2×392, not 512 + 272),
-    /// or of at most <see cref="MaxKcBytes"/> for a product of several row blocks (<paramref name="severalRowBlocks"/>), whose B
-    /// is packed whole and shared.
+    /// The depth block for k: k cut into equal blocks of at most the kernel's KcBytes (AVX2, k = 784: 4×196 floats, not 3×256 + 16),
+    /// or of at most <see cref="MaxKcBytes"/> when <paramref name="deep"/> (see <see cref="DeepBlocks{T}"/>).
     /// </summary>
-    /// <remarks>
-    /// That is the path of large products (more rows than one block), where fewer depth blocks mean fewer
-    /// passes of a C that no longer fits the L2, and fewer, longer micro-kernel calls. With it the AVX2 kernel's B
-    /// micro-panel (512×16 floats, 32 KB) no longer fits its L1 next to the A panel, yet on Zen 3 (in-process A/B, two
-    /// threads) 1024³ went 13.2 → 12.2 ms, 2048³ 102 → 97 ms, 512³ 1.54 → 1.50 ms (one thread: +2–8 %), where halving the
-    /// row block as well (MC 144) gave back part of it. Products with one row block keep the kernel's own depth, even
-    /// when two threads split their rows (the depth blocks fix the order of the sums, which must not depend on the thread
-    /// count), as does any A packed ahead (<see cref="SharedA{T}"/> packs it with the kernel's depth blocks).
-    /// </remarks>
-    private static int DepthBlock<T, TKernel>(int k, bool severalRowBlocks = false)
+    private static int DepthBlock<T, TKernel>(int k, bool deep = false)
         where T : unmanaged
         where TKernel : struct, IMicroKernel<T>
-        => CeilDiv(k, CeilDiv(k, (severalRowBlocks ? MaxKcBytes : TKernel.KcBytes) / sizeof(T)));
+        => CeilDiv(k, CeilDiv(k, (deep ? MaxKcBytes : TKernel.KcBytes) / sizeof(T)));
+
+    /// <summary>
+    /// Whether a product takes depth blocks of <see cref="MaxKcBytes"/> rather than its kernel's own. A function of the
+    /// shape and layout only, never of the thread count: the depth blocks fix the order of the sums.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Products of several row blocks (B packed whole and shared): fewer depth blocks mean fewer passes of a C that no
+    /// longer fits the L2, and fewer, longer micro-kernel calls. With them the AVX2 kernel's B micro-panel (512×16
+    /// floats, 32 KB) no longer fits its L1 next to the A panel, yet on Zen 3 (in-process A/B, two threads) 1024³ went
+    /// 13.2 → 12.2 ms, 2048³ 102 → 97 ms, 512³ 1.54 → 1.50 ms (one thread: +2–8 %), where halving the row block as well
+    /// (MC 144) gave back part of it.
+    /// </para>
+    /// <para>
+    /// One row block of at least 8 row panels with B transposed (x·Wᵀ, a Linear layer at batch ≥ 43): each task packs
+    /// its kc×NR slices of B from NR rows of W, so a deeper block halves the slice packings per pass over C. Zen 3,
+    /// in-process A/B: 256×256×784 NT (the MLP's first layer at batch 256) 603 → 596 µs on two threads, 1158 → 1131 on
+    /// one; 64×256×784 NT (its training step's) 163.3 → 161.5 µs, one thread 324 → 316; 64×128×3136 NT 329 → 327; the
+    /// MLP's batch-256 inference 736 → 727 µs, its training step 524 → 522 µs (medians). With fewer row panels it was
+    /// mixed (12 and 24 rows 1–2 % slower, 32×800×1024 NT 2.5 % faster), and untransposed B did not gain (128×256×784 NN
+    /// 319 → 320 µs), so those keep the kernel's depth, as do other products of one row block (64×196×800 NN lost 4 %).
+    /// </para>
+    /// </remarks>
+    private static bool DeepBlocks<T>(Problem<T> p, int mPanels, int mBlocks) where T : unmanaged
+        => mBlocks > 1 || (p.B.Row == 1 && mPanels >= 8);
 
     // ---------------------------------------------------------------- helpers
 

@@ -16,22 +16,22 @@ public class GemmTests
     /// several depth blocks (k &gt; 512), and, with two threads, both ways the packed path splits: by columns (one row
     /// block: 150×70×300, 9×1500×80) and by rows with a shared packed B (300×40×100; and with a single column panel,
     /// 256×10×128, 100×16×200, 7×12×4000, the last with one row panel per thread; 300×40×1100 in the deeper blocks
-    /// of a shared B); small-m direct products with ragged
-    /// column counts (2×301×250, 1×18×4000), and ones whose B (≥ 64 KB) the dot-product path splits over the threads
-    /// (1×256×784, 1×18×4000, 3×203×700: blocks of 16 columns and a ragged rest).
+    /// of a shared B; 100×40×1100 in those of a transposed B, A packed whole beforehand on two threads); small-m direct
+    /// products with ragged column counts (2×301×250, 1×18×4000), and ones whose B (≥ 64 KB) the dot-product path splits
+    /// over the threads (1×256×784, 1×18×4000, 3×203×700: blocks of 16 columns and a ragged rest).
     /// </summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 5), (5, 1, 9), (3, 40, 2), (1, 256, 784), (4, 300, 300),
         (17, 31, 13), (8, 32, 1), (63, 65, 127), (65, 63, 129), (127, 129, 65), (129, 127, 63),
         (64, 64, 64), (20, 40, 1100), (150, 70, 300), (9, 1500, 80), (300, 40, 100), (2, 301, 250), (1, 18, 4000), (3, 203, 700),
-        (256, 10, 128), (100, 16, 200), (7, 12, 4000), (300, 40, 1100),
+        (256, 10, 128), (100, 16, 200), (7, 12, 4000), (300, 40, 1100), (100, 40, 1100),
     ];
 
     public static TheoryData<int, int, int, bool, bool, int> FloatCases() => EveryLayout(Shapes);
 
     public static TheoryData<int, int, int, bool, bool, int> DoubleCases() =>
-        EveryLayout([(1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300), (300, 20, 600)]);
+        EveryLayout([(1, 1, 1), (1, 100, 300), (2, 75, 600), (17, 31, 13), (65, 63, 129), (129, 33, 300), (300, 20, 600), (100, 40, 600)]);
 
     /// <summary>Each shape with A and B each transposed or not, on one and two threads.</summary>
     private static TheoryData<int, int, int, bool, bool, int> EveryLayout((int M, int N, int K)[] shapes)
@@ -178,7 +178,8 @@ public class GemmTests
     /// 3×203×700 split over the threads, the latter so that columns 197–199 fall in a vector block on one thread and in
     /// the ragged rest on two; 3×203×712 and 2×37×136 the same with B rows a whole number of vectors apart, which the
     /// AVX2 path reads two rows at a time; ragged column and depth counts) and the packed one (64×40×100; 64×10×600,
-    /// whose rows two threads split where one thread takes them as one block; 300×40×600, two row blocks either way).
+    /// whose rows two threads split where one thread takes them as one block; 300×40×600, two row blocks either way;
+    /// 128×40×600, whose A two threads pack whole beforehand, in the deeper blocks of a transposed B).
     /// </summary>
     [Theory]
     [InlineData(1, 256, 784)]
@@ -192,6 +193,7 @@ public class GemmTests
     [InlineData(64, 40, 100)]
     [InlineData(64, 10, 600)]
     [InlineData(300, 40, 600)]
+    [InlineData(128, 40, 600)]
     public void Results_do_not_depend_on_addresses_or_threads(int m, int n, int k)
     {
         Placements<float>(m, n, k);
