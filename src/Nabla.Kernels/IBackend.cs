@@ -69,6 +69,12 @@ public interface IBackend
     /// </summary>
     void MatMul(View a, View b, View dst, bool accumulate);
 
+    /// <summary>
+    /// dst = a · b + bias, the bias [n] added to every row (PyTorch's addmm): a [m, k], b [k, n], each row-major or
+    /// transposed, dst [m, n]. One pass: the bias is not first copied over dst.
+    /// </summary>
+    void AddMm(View bias, View a, View b, View dst);
+
     /// <summary>dst[…, i, …] = src[…, index[…, i, …], …] along <paramref name="axis"/>; index is Int64 with dst's shape.</summary>
     void Gather(View src, View index, int axis, View dst);
 

@@ -273,6 +273,40 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
+    public void AddMm(View bias, View a, View b, View dst)
+    {
+        int t = Threads;
+        if (dst.Layout.Rank != 2 || bias.Layout.Rank != 1 || bias.Layout.Shape[0] != dst.Layout.Shape[1])
+            throw new ArgumentException($"AddMm: expected a bias [n] and dst [m, n], got [{string.Join(", ", bias.Layout.Shape)}] and [{string.Join(", ", dst.Layout.Shape)}]");
+        if (bias.Layout.Strides[0] != 1)
+        {
+            // A strided bias (a view with a step): copied over dst, every row, and the product added onto it.
+            Copy(new View(bias.Storage, new Layout(dst.Layout.Shape, [0, bias.Layout.Strides[0]], bias.Layout.Offset)), dst);
+            MatMul(a, b, dst, accumulate: true);
+            return;
+        }
+        switch (dst.DType)
+        {
+            case DType.Float32:
+            {
+                float[] v = Data<float>(bias);
+                int vo = bias.Layout.Offset;
+                MatMulKernel.Run(Data<float>(a), a.Layout, Data<float>(b), b.Layout, Data<float>(dst), dst.Layout, t,
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t));
+                break;
+            }
+            case DType.Float64:
+            {
+                double[] v = Data<double>(bias);
+                int vo = bias.Layout.Offset;
+                MatMulKernel.Run(Data<double>(a), a.Layout, Data<double>(b), b.Layout, Data<double>(dst), dst.Layout, t,
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t));
+                break;
+            }
+            default: throw new NotSupportedException($"AddMm is not defined for {dst.DType} tensors");
+        }
+    }
+
     public void Gather(View src, View index, int axis, View dst)
     {
         long[] idx = Data<long>(index);

@@ -89,7 +89,29 @@ internal static unsafe partial class Gemm
     public static void Multiply(bool transA, bool transB, int m, int n, int k, double alpha, double[] a, int aOffset, int lda, double[] b, int bOffset, int ldb, double beta, double[] c, int cOffset, int ldc, int threads)
         => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, threads);
 
-    private static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, int threads)
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + bias, the row vector bias[biasOffset..+n] added to every row of C (PyTorch's addmm with a
+    /// broadcast bias: a Linear layer). Operands as in <see cref="Multiply(bool, bool, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int, int)"/>
+    /// with beta = 0: C is not read.
+    /// </summary>
+    /// <remarks>
+    /// The packed path writes the bias into each C tile just before the tile's first micro-kernel call, which then adds
+    /// onto it (beta = 1), instead of a pass that copies the bias over all of C beforehand: the copy wrote C once more
+    /// and, on one thread, left the rows the other thread's columns needed in the wrong core's cache. The sums are those
+    /// of copying first (bias + product, rounded once), so the bits do not change. Zen 3, in-process A/B, two runs: the
+    /// MLP's batch-256 inference 741 → 729 and 739 → 727 µs, its training step (batch 64) 539 → 533 and 534 → 529 µs
+    /// (medians).
+    /// </remarks>
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] bias, int biasOffset, T[] c, int cOffset, int ldc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(bias);
+        CheckExtent(bias.Length, biasOffset, 1, n, n, nameof(bias));
+        Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, T.Zero, c, cOffset, ldc, threads, bias, biasOffset);
+    }
+
+    private static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, int threads,
+        T[]? bias = null, int biasOffset = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -105,9 +127,18 @@ internal static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         threads = Math.Max(1, threads);
 
-        fixed (T* pa = a, pb = b, pc = c)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
             var cm = new Matrix<T>(pc + cOffset, ldc, 1);
+            T* rowBias = bias is null ? null : pbias + biasOffset;
+            bool packs = Packs(m, n, k) && k != 0 && alpha != T.Zero;
+            if (rowBias != null && !packs)
+            {
+                // Only the packed path adds a bias tile by tile; elsewhere C starts as the bias and the product adds onto it.
+                for (int i = 0; i < m; i++) new ReadOnlySpan<T>(rowBias, n).CopyTo(new Span<T>(cm.At(i, 0), n));
+                beta = T.One;
+                rowBias = null;
+            }
             if (k == 0 || alpha == T.Zero)
             {
                 ScaleC(cm, m, n, beta);
@@ -116,8 +147,8 @@ internal static unsafe partial class Gemm
             // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
-            var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta);
-            if (!Packs(m, n, k)) Direct(p, threads);
+            var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias);
+            if (!packs) Direct(p, threads);
             else if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
             else Packed<T, Vector256Kernel<T>>(p, threads, null);
         }
@@ -147,12 +178,16 @@ internal static unsafe partial class Gemm
         public T* At(nint r, nint s) => Base + r * Row + s * Col;
     }
 
-    /// <summary>The operands of one call, already pinned: C (m×n) = alpha·A (m×k)·B (k×n) + beta·C.</summary>
-    private readonly struct Problem<T>(Matrix<T> a, Matrix<T> b, Matrix<T> c, int m, int n, int k, T alpha, T beta) where T : unmanaged
+    /// <summary>
+    /// The operands of one call, already pinned: C (m×n) = alpha·A (m×k)·B (k×n) + beta·C, plus the row vector
+    /// <paramref name="bias"/> (n values) on every row when not null (the packed path only, with beta = 0).
+    /// </summary>
+    private readonly struct Problem<T>(Matrix<T> a, Matrix<T> b, Matrix<T> c, int m, int n, int k, T alpha, T beta, T* bias = null) where T : unmanaged
     {
         public readonly Matrix<T> A = a, B = b, C = c;
         public readonly int M = m, N = n, K = k;
         public readonly T Alpha = alpha, Beta = beta;
+        public readonly T* Bias = bias;
     }
 
     /// <summary>C = beta·C, writing zeros without reading when beta is 0.</summary>
@@ -391,8 +426,9 @@ internal static unsafe partial class Gemm
         for (int pc = 0; pc < p.K; pc += kc)
         {
             int kcur = Math.Min(kc, p.K - pc);
-            // Later depth blocks accumulate onto the partial sums of the earlier ones.
+            // Later depth blocks accumulate onto the partial sums of the earlier ones; the first starts from the bias, if any.
             T beta = pc == 0 ? p.Beta : T.One;
+            T* bias = pc == 0 ? p.Bias : null;
             bool inPlaceB = packedB == null && ReadsBInPlace<T, TKernel>(p, i1 - i0, kcur);
             for (int ic = i0; ic < i1; ic += MC)
             {
@@ -430,23 +466,46 @@ internal static unsafe partial class Gemm
                         T* tile = whole ? cTile : edge;
                         nint ldt = whole ? p.C.Row : nr;
                         T tileBeta = whole ? beta : T.Zero;
+                        if (whole && bias != null)
+                        {
+                            BiasTile(bias + j, cTile, p.C.Row, mr, nr);
+                            tileBeta = T.One;
+                        }
                         if (unpackedA && rows == mr)
                             Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
                         else TKernel.Run(kcur, aPanel, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
-                        if (!whole) AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta);
+                        if (!whole) AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta, bias == null ? null : bias + j);
                     }
                 }
             }
         }
     }
 
-    /// <summary>C[0..rows, 0..cols] = tile + beta·C, not reading C when beta is 0.</summary>
-    private static void AddEdge<T>(T* tile, nint ldt, T* c, nint ldc, int rows, int cols, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>C[0..rows, 0..cols] = bias[0..cols] on every row, whole vectors (cols a multiple of the vector width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BiasTile<T>(T* bias, T* c, nint ldc, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int v = 0; v < cols; v += Vector256<T>.Count)
+        {
+            var row = Vector256.Load(bias + v);
+            for (int r = 0; r < rows; r++) row.Store(c + r * ldc + v);
+        }
+    }
+
+    /// <summary>
+    /// C[0..rows, 0..cols] = tile + beta·C, not reading C when beta is 0; or tile + bias[0..cols] on every row when
+    /// <paramref name="bias"/> is not null (beta is then 0).
+    /// </summary>
+    private static void AddEdge<T>(T* tile, nint ldt, T* c, nint ldc, int rows, int cols, T beta, T* bias = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int r = 0; r < rows; r++)
         {
             T* src = tile + r * ldt, dst = c + r * ldc;
-            if (beta == T.Zero)
+            if (bias != null)
+            {
+                for (int j = 0; j < cols; j++) dst[j] = src[j] + bias[j];
+            }
+            else if (beta == T.Zero)
             {
                 for (int j = 0; j < cols; j++) dst[j] = src[j];
             }

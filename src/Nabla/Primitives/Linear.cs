@@ -5,10 +5,11 @@ namespace Nabla.Primitives;
 
 /// <summary>
 /// y = x·Wᵀ + b for x [m, in], W [out, in], b [out] (PyTorch's <c>F.linear</c>, 002 Def 4.1.2 row by row): one
-/// product that starts from the bias, each row of y set to b and x·Wᵀ added onto it by the GEMM (beta = 1), rather
-/// than a product and then a broadcast add that reads y back and writes a second buffer. The MLP on Zen 3, in-process
-/// A/B against the two ops, two runs: batch-1 inference 13.1 → 11.1–11.3 µs, batch 256 834–843 → 809–828 µs, a
-/// training step (batch 64) 620–626 → 609–611 µs (medians). Bilinear in (x, W) plus b:
+/// product that starts from the bias (the backend's AddMm), rather than a product and then a broadcast add that reads
+/// y back and writes a second buffer. The MLP on Zen 3, in-process A/B against the two ops, two runs: batch-1
+/// inference 13.1 → 11.1–11.3 µs, batch 256 834–843 → 809–828 µs, a training step (batch 64) 620–626 → 609–611 µs
+/// (medians; the bias was then copied over y first: Gemm's Multiply with a bias says what adding it per tile gained).
+/// Bilinear in (x, W) plus b:
 /// x̄ = ȳ·W, W̄ = ȳᵀ·x, b̄ = Σ over rows of ȳ; ẏ = ẋ·Wᵀ + x·Ẇᵀ + ḃ.
 /// </summary>
 internal sealed class Linear : Function
@@ -18,11 +19,9 @@ internal sealed class Linear : Function
     public static Tensor Apply(Tensor x, Tensor w, Tensor b)
     {
         var y = Tensor.Uninitialized([x.Shape[0], w.Shape[0]], x.DType, x.Device);
-        var backend = x.Device.Backend;
-        backend.Copy(b.BroadcastView(y.Shape), y.View);
         // Wᵀ as a view of W's storage (the GEMM reads it transposed in place), built here rather than by w.T, which
         // would record a graph node that nothing uses.
-        backend.MatMul(x.View, new View(w.Storage, w.Layout.Permute(1, 0)), y.View, accumulate: true);
+        x.Device.Backend.AddMm(b.View, x.View, new View(w.Storage, w.Layout.Permute(1, 0)), y.View);
         return Record(y, static () => new Linear(), x, w, b);
     }
 

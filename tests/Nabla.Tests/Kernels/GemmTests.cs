@@ -226,6 +226,38 @@ public class GemmTests
         }
     }
 
+    public static TheoryData<int, int, int, bool, bool, int> BiasCases() =>
+        EveryLayout([(1, 256, 784), (3, 20, 50), (5, 7, 0), (17, 31, 13), (64, 10, 128), (65, 63, 129), (100, 40, 1100), (300, 40, 100), (256, 10, 128)]);
+
+    /// <summary>
+    /// A row bias added by the product itself (a Linear layer's addmm) gives the very bits of the bias copied over C
+    /// first and the product added onto it (beta = 1, which the reference tests cover): direct and packed paths, whole
+    /// and edge tiles, one and several depth and row blocks, k = 0, every layout, one and two threads. C's padding
+    /// stays untouched, and the bias is read at its offset.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BiasCases))]
+    public void Row_bias_gives_the_bits_of_copying_it_first(int m, int n, int k, bool transA, bool transB, int threads)
+    {
+        BiasCheck<float>(m, n, k, transA, transB, threads);
+        BiasCheck<double>(m, n, k, transA, transB, threads);
+    }
+
+    private static void BiasCheck<T>(int m, int n, int k, bool transA, bool transB, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(HashCode.Combine(m, n, k, transA, transB));
+        int lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2, ldc = n + 3;
+        T[] a = Random<T>(rng, 1 + (transA ? k : m) * lda), b = Random<T>(rng, 2 + (transB ? n : k) * ldb), bias = Random<T>(rng, 3 + n);
+        T[] fused = new T[1 + m * ldc + 2], copied = new T[fused.Length];
+        Array.Fill(fused, T.NaN);
+        Array.Fill(copied, T.NaN);
+        T alpha = T.CreateChecked(0.75);
+        for (int i = 0; i < m; i++) Array.Copy(bias, 3, copied, 1 + i * ldc, n);
+        Multiply(transA, transB, m, n, k, alpha, a, 1, lda, b, 2, ldb, T.One, copied, 1, ldc, threads);
+        Gemm.Multiply(transA, transB, m, n, k, alpha, a, 1, lda, b, 2, ldb, bias, 3, fused, 1, ldc, threads);
+        Assert.True(copied.AsSpan().SequenceEqual(fused), $"{typeof(T).Name} {m}×{n}×{k} transA={transA} transB={transB} threads={threads}: the fused bias differs");
+    }
+
     /// <summary>
     /// Runs Gemm and the reference on the same random operands, with offsets and padded leading dimensions, and compares
     /// the whole C buffer (so padding between rows must survive untouched). Beta = 0 starts C as NaN.

@@ -81,6 +81,9 @@ public class ModuleTests
         Close(x3.MatMul(layer.Weight.T) + layer.Bias!, layer.Forward(x3));
         var xt = Tensor.Randn([inFeatures, rows], g).T;
         Close(xt.MatMul(layer.Weight.T) + layer.Bias!, layer.Forward(xt));
+        // A bias read with a step (every other element of a longer vector) takes the backend's strided path.
+        var strided = Tensor.Randn([2 * outFeatures], g).Slice(0, 0, 2 * outFeatures, step: 2);
+        Close(x.MatMul(layer.Weight.T) + strided, x.Linear(layer.Weight, strided));
 
         static void Close(Tensor expected, Tensor actual)
         {
