@@ -265,12 +265,12 @@ internal static unsafe partial class Gemm
         // The depth blocks fix the order of the sums, so they depend on the shape alone: any thread count, and A packed
         // ahead or not, gives the same bits (an A packed ahead by Gemm.Share comes with the kernel's own depth).
         int kc = prepackedA != null ? prepackedKc : DepthBlock<T, TKernel>(p.K, DeepBlocks(p, mPanels, mBlocks));
-        if (prepackedA == null && parallel && !splitRows && p.N > nr && mPanels >= 8 * threads)
+        if (prepackedA == null && parallel && !splitRows && p.N > nr && mPanels >= 8 * threads && !UnpackedA<T, TKernel>(p, p.M))
         {
-            // Columns split over the threads, with many rows: every task would pack all of A for itself. It is packed
-            // once instead, shared out over the threads, as Gemm.Share does for a run of products. Zen 3, in-process
-            // A/B, two runs: 256×256×784 NT (a Linear layer at batch 256) +2–3 %, the MLP's batch-256 inference
-            // +2 %; at 64 rows it made no difference, so fewer rows keep packing their own.
+            // Columns split over the threads, with many rows that the tasks cannot read in place (see UnpackedA): every
+            // task would pack all of A for itself. It is packed once instead, shared out over the threads, as Gemm.Share
+            // does for a run of products. Zen 3, in-process A/B, two runs: 256×256×784 NT (a Linear layer at batch 256)
+            // +2–3 %, the MLP's batch-256 inference +2 %, when the AVX2 kernel still packed such rows.
             T[] whole = ArrayPool<T>.Shared.Rent(mPanels * mr * p.K);
             try
             {
@@ -350,17 +350,22 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// Whether the AVX2 kernel reads A's rows where they lie instead of packing them: A row-major (each row contiguous
-    /// over the depth, as the kernel's six broadcasts can read it) and at most <see cref="UnpackedARows"/> rows for
-    /// this task. Packing such an A is a transpose (6×8 blocks) repeated by every task that shares the rows, for little
-    /// reuse. Zen 3, in-process A/B: 64×256×784 NT (the MLP's first layer at batch 64) +3.5–4 %, 64×128×256 NT +5 %,
-    /// 128×256×784 NN (rows split, 64 per thread) +1.4–3 %, 64×256×128 NN +2.5 %, the MLP's training step −1 %, LeNet's
-    /// 26.0 → 25.0 ms (−3.8 %; its convolutions' weights are the A of their products); 256 rows (256×256×784 NT) were
-    /// 1 % slower unpacked, and the packed path itself is unchanged (1024³ and 2048³ equal).
+    /// over the depth, as the kernel's six broadcasts can read it), and at most <see cref="UnpackedARows"/> rows for
+    /// this task or a product of one row block (m ≤ <see cref="MC"/>). Packing such an A is a transpose (6×8 blocks)
+    /// repeated by every task that shares the rows, for little reuse. Zen 3, in-process A/B: 64×256×784 NT (the MLP's
+    /// first layer at batch 64) +3.5–4 %, 64×128×256 NT +5 %, 128×256×784 NN (rows split, 64 per thread) +1.4–3 %,
+    /// 64×256×128 NN +2.5 %, the MLP's training step −1 %, LeNet's 26.0 → 25.0 ms (−3.8 %; its convolutions' weights are
+    /// the A of their products). One row block of more rows, in place instead of packed whole beforehand (two threads
+    /// splitting the columns) or block by block (rows split, or one thread): 256×256×784 NT 602 → 577 µs, 128×256×784
+    /// NN 329 → 315, 256³ 200 → 191, 288×256×784 NT 663 → 650, 128×784×256 NT 306 → 301, 256×10×128 NT 10.3 → 8.6 µs;
+    /// the MLP's batch-256 inference 731 → 692 and 726 → 691 µs, its training step and LeNet's unchanged; one thread
+    /// −0.7 % to +1.3 % (256×10×128: +30 %). Several row blocks keep packing theirs, reused over all of B's columns:
+    /// 1024³ and 2048³ were 5 % slower in place.
     /// </summary>
     private static bool UnpackedA<T, TKernel>(Problem<T> p, int rows)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
-        => typeof(TKernel) == typeof(Vector256Kernel<T>) && p.A.Col == 1 && rows <= UnpackedARows;
+        => typeof(TKernel) == typeof(Vector256Kernel<T>) && p.A.Col == 1 && (rows <= UnpackedARows || p.M <= MC);
 
     /// <summary>Most rows of A one task reads in place (see <see cref="UnpackedA{T, TKernel}"/>): 16 row panels.</summary>
     private const int UnpackedARows = 96;
