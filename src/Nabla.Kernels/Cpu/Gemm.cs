@@ -96,8 +96,9 @@ internal static unsafe partial class Gemm
     /// </summary>
     /// <remarks>
     /// The packed path writes the bias into each C tile just before the tile's first micro-kernel call, which then adds
-    /// onto it (beta = 1), instead of a pass that copies the bias over all of C beforehand: the copy wrote C once more
-    /// and, on one thread, left the rows the other thread's columns needed in the wrong core's cache. The sums are those
+    /// onto it (beta = 1), instead of a pass that copies the bias over all of C beforehand: that pass wrote C once more,
+    /// split over the threads by rows where the product splits by columns, so half of what each core then read had
+    /// been written by the other. The sums are those
     /// of copying first (bias + product, rounded once), so the bits do not change. Zen 3, in-process A/B, two runs: the
     /// MLP's batch-256 inference 741 → 729 and 739 → 727 µs, its training step (batch 64) 539 → 533 and 534 → 529 µs
     /// (medians).
@@ -871,6 +872,9 @@ internal static unsafe partial class Gemm
     /// MLP's batch-256 inference 736 → 727 µs, its training step 524 → 522 µs (medians). With fewer row panels it was
     /// mixed (12 and 24 rows 1–2 % slower, 32×800×1024 NT 2.5 % faster), and untransposed B did not gain (128×256×784 NN
     /// 319 → 320 µs), so those keep the kernel's depth, as do other products of one row block (64×196×800 NN lost 4 %).
+    /// Measured again once such products read A in place (see UnpackedA): the kernel's depth made 256×256×784 NT 586 →
+    /// 626 µs, 128×256×784 NT 302 → 307, and the MLP's batch-256 inference 702 → 723 µs, while deep blocks for
+    /// untransposed B still lost (128×256×784 NN 312 → 318 µs, 64×196×800 NN 131 → 138).
     /// </para>
     /// </remarks>
     private static bool DeepBlocks<T>(Problem<T> p, int mPanels, int mBlocks) where T : unmanaged
