@@ -71,9 +71,10 @@ public interface IBackend
 
     /// <summary>
     /// dst = a · b + bias, the bias [n] added to every row (PyTorch's addmm): a [m, k], b [k, n], each row-major or
-    /// transposed, dst [m, n]. One pass: the bias is not first copied over dst.
+    /// transposed, dst [m, n]. One pass: the bias is not first copied over dst. With <paramref name="relu"/>,
+    /// dst = max(a · b + bias, 0), also in the same pass (a Linear layer and its ReLU, in inference).
     /// </summary>
-    void AddMm(View bias, View a, View b, View dst);
+    void AddMm(View bias, View a, View b, View dst, bool relu);
 
     /// <summary>dst[…, i, …] = src[…, index[…, i, …], …] along <paramref name="axis"/>; index is Int64 with dst's shape.</summary>
     void Gather(View src, View index, int axis, View dst);

@@ -273,7 +273,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
-    public void AddMm(View bias, View a, View b, View dst)
+    public void AddMm(View bias, View a, View b, View dst, bool relu)
     {
         int t = Threads;
         if (dst.Layout.Rank != 2 || bias.Layout.Rank != 1 || bias.Layout.Shape[0] != dst.Layout.Shape[1])
@@ -283,6 +283,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
             // A strided bias (a view with a step): copied over dst, every row, and the product added onto it.
             Copy(new View(bias.Storage, new Layout(dst.Layout.Shape, [0, bias.Layout.Strides[0]], bias.Layout.Offset)), dst);
             MatMul(a, b, dst, accumulate: true);
+            if (relu) Unary(UnaryOp.Relu, dst, dst);
             return;
         }
         switch (dst.DType)
@@ -292,7 +293,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
                 float[] v = Data<float>(bias);
                 int vo = bias.Layout.Offset;
                 MatMulKernel.Run(Data<float>(a), a.Layout, Data<float>(b), b.Layout, Data<float>(dst), dst.Layout, t,
-                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t));
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
                 break;
             }
             case DType.Float64:
@@ -300,7 +301,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
                 double[] v = Data<double>(bias);
                 int vo = bias.Layout.Offset;
                 MatMulKernel.Run(Data<double>(a), a.Layout, Data<double>(b), b.Layout, Data<double>(dst), dst.Layout, t,
-                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t));
+                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
                 break;
             }
             default: throw new NotSupportedException($"AddMm is not defined for {dst.DType} tensors");

@@ -102,17 +102,25 @@ internal static unsafe partial class Gemm
     /// of copying first (bias + product, rounded once), so the bits do not change. Zen 3, in-process A/B, two runs: the
     /// MLP's batch-256 inference 741 → 729 and 739 → 727 µs, its training step (batch 64) 539 → 533 and 534 → 529 µs
     /// (medians).
+    /// <para>
+    /// With <c>relu</c>, C = max(alpha·op(A)·op(B) + bias, 0) (a Linear layer and the ReLU after it, in inference): each
+    /// tile is rectified once its last depth block is in, while it is still in L1, rather than by a pass over C
+    /// afterwards. The values are those of the two steps (max is exact), NaN included. Zen 3, in-process A/B: the MLP's
+    /// batch-256 inference 699 → 691 and 699 → 692 µs, at batch 1 9.7 → 9.0 and 9.8 → 9.1 µs (medians; there the saving
+    /// is mostly the ReLU ops themselves).
+    /// </para>
     /// </remarks>
-    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] bias, int biasOffset, T[] c, int cOffset, int ldc, int threads)
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] bias, int biasOffset, T[] c, int cOffset, int ldc, int threads,
+        bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(bias);
         CheckExtent(bias.Length, biasOffset, 1, n, n, nameof(bias));
-        Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, T.Zero, c, cOffset, ldc, threads, bias, biasOffset);
+        Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, T.Zero, c, cOffset, ldc, threads, bias, biasOffset, relu);
     }
 
     private static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, int threads,
-        T[]? bias = null, int biasOffset = 0)
+        T[]? bias = null, int biasOffset = 0, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -143,15 +151,33 @@ internal static unsafe partial class Gemm
             if (k == 0 || alpha == T.Zero)
             {
                 ScaleC(cm, m, n, beta);
+                if (relu) Rectify(cm.Base, ldc, m, n);
                 return;
             }
             // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
-            var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias);
-            if (!packs) Direct(p, threads);
+            var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias, relu && packs);
+            if (!packs)
+            {
+                Direct(p, threads);
+                if (relu) Rectify(cm.Base, ldc, m, n);
+            }
             else if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
             else Packed<T, Vector256Kernel<T>>(p, threads, null);
+        }
+    }
+
+    /// <summary>C[0..rows, 0..cols] = max(C, 0) (ReLU, as TensorPrimitives.Max(x, 0): NaN stays NaN).</summary>
+    private static void Rectify<T>(T* c, nint ldc, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            T* row = c + r * ldc;
+            int j = 0;
+            for (; j + Vector256<T>.Count <= cols; j += Vector256<T>.Count)
+                Vector256.Max(Vector256.Load(row + j), Vector256<T>.Zero).Store(row + j);
+            for (; j < cols; j++) row[j] = T.Max(row[j], T.Zero);
         }
     }
 
@@ -183,12 +209,16 @@ internal static unsafe partial class Gemm
     /// The operands of one call, already pinned: C (m×n) = alpha·A (m×k)·B (k×n) + beta·C, plus the row vector
     /// <paramref name="bias"/> (n values) on every row when not null (the packed path only, with beta = 0).
     /// </summary>
-    private readonly struct Problem<T>(Matrix<T> a, Matrix<T> b, Matrix<T> c, int m, int n, int k, T alpha, T beta, T* bias = null) where T : unmanaged
+    private readonly struct Problem<T>(Matrix<T> a, Matrix<T> b, Matrix<T> c, int m, int n, int k, T alpha, T beta, T* bias = null, bool relu = false)
+        where T : unmanaged
     {
         public readonly Matrix<T> A = a, B = b, C = c;
         public readonly int M = m, N = n, K = k;
         public readonly T Alpha = alpha, Beta = beta;
         public readonly T* Bias = bias;
+
+        /// <summary>Whether each tile is rectified (max with 0) after its last depth block (the packed path only).</summary>
+        public readonly bool Relu = relu;
     }
 
     /// <summary>C = beta·C, writing zeros without reading when beta is 0.</summary>
@@ -435,6 +465,7 @@ internal static unsafe partial class Gemm
             // Later depth blocks accumulate onto the partial sums of the earlier ones; the first starts from the bias, if any.
             T beta = pc == 0 ? p.Beta : T.One;
             T* bias = pc == 0 ? p.Bias : null;
+            bool rectify = p.Relu && pc + kcur == p.K;
             bool inPlaceB = packedB == null && ReadsBInPlace<T, TKernel>(p, i1 - i0, kcur);
             for (int ic = i0; ic < i1; ic += MC)
             {
@@ -485,6 +516,7 @@ internal static unsafe partial class Gemm
                             Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
                         else TKernel.Run(kcur, aPanel, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
                         if (!whole) AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta, bias == null ? null : bias + j);
+                        if (rectify) Rectify(cTile, p.C.Row, rows, cols);
                     }
                 }
             }

@@ -1,3 +1,4 @@
+using Nabla.Autodiff;
 using Nabla.Kernels;
 
 namespace Nabla.Nn;
@@ -41,6 +42,16 @@ public sealed class Linear : Module
 
     /// <remarks>A wrong input width is reported by <see cref="Tensor.Linear"/>, with the weight's shape.</remarks>
     public override Tensor Forward(Tensor x, Mode mode) => x.Linear(Weight, Bias);
+
+    /// <summary>
+    /// relu(Forward(x)) in one pass when nothing records (inference: no autograd recording, no forward-mode tangents);
+    /// otherwise the two ops. For <see cref="Sequential"/>, which calls it for a Linear followed by a ReLU.
+    /// </summary>
+    internal Tensor ForwardRelu(Tensor x, Mode mode)
+    {
+        bool records = GradMode.IsEnabled || x.Tangent is not null || Weight.Tangent is not null || Bias?.Tangent is not null;
+        return records || Bias is null ? Forward(x, mode).Relu() : x.LinearRelu(Weight, Bias);
+    }
 
     public override IEnumerable<(string Name, Tensor Value)> NamedParameters()
     {

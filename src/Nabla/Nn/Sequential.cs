@@ -24,9 +24,17 @@ public sealed class Sequential(params Module[] layers) : Module
             return x;
         }
         var input = x.Storage;
-        foreach (var layer in Layers)
+        for (int i = 0; i < Layers.Count; i++)
         {
-            var next = layer.Forward(x, mode);
+            // A Linear layer and the ReLU after it: one product that rectifies each tile of its result as it completes
+            // (Gemm's Multiply with a bias), not a second pass over the result.
+            Tensor next;
+            if (Layers[i] is Linear linear && i + 1 < Layers.Count && Layers[i + 1] is ReLU)
+            {
+                next = linear.ForwardRelu(x, mode);
+                i++;   // the ReLU is done
+            }
+            else next = Layers[i].Forward(x, mode);
             if (!ReferenceEquals(x.Storage, input) && !ReferenceEquals(next.Storage, x.Storage)) x.Device.Backend.Recycle(x.Storage);
             x = next;
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Nabla.Autodiff;
 using Nabla.Kernels;
 
@@ -16,13 +17,25 @@ internal sealed class Linear : Function
 {
     public override string Name => "Linear";
 
-    public static Tensor Apply(Tensor x, Tensor w, Tensor b)
+    public static Tensor Apply(Tensor x, Tensor w, Tensor b) => Record(Product(x, w, b, relu: false), static () => new Linear(), x, w, b);
+
+    /// <summary>
+    /// max(x·Wᵀ + b, 0) in one pass, recorded nowhere: for inference only (a Linear layer and the ReLU after it in a
+    /// Sequential, see <see cref="Nn.Sequential.Forward"/>), where no gradient will be asked for.
+    /// </summary>
+    public static Tensor ApplyRelu(Tensor x, Tensor w, Tensor b)
+    {
+        Debug.Assert(!GradMode.IsEnabled, "a fused Linear and ReLU records no graph");
+        return Product(x, w, b, relu: true);
+    }
+
+    private static Tensor Product(Tensor x, Tensor w, Tensor b, bool relu)
     {
         var y = Tensor.Uninitialized([x.Shape[0], w.Shape[0]], x.DType, x.Device);
         // Wᵀ as a view of W's storage (the GEMM reads it transposed in place), built here rather than by w.T, which
         // would record a graph node that nothing uses.
-        x.Device.Backend.AddMm(b.View, x.View, new View(w.Storage, w.Layout.Permute(1, 0)), y.View);
-        return Record(y, static () => new Linear(), x, w, b);
+        x.Device.Backend.AddMm(b.View, x.View, new View(w.Storage, w.Layout.Permute(1, 0)), y.View, relu);
+        return y;
     }
 
     internal override Tensor?[] Vjp(Tensor y, Tensor dy)

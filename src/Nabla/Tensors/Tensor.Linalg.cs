@@ -25,7 +25,15 @@ public sealed partial class Tensor
     /// is one primitive, the product accumulated onto the bias (see <see cref="Primitives.Linear"/>); leading dimensions
     /// are flattened into rows for it and restored after.
     /// </summary>
-    public Tensor Linear(Tensor weight, Tensor? bias = null)
+    public Tensor Linear(Tensor weight, Tensor? bias = null) => LinearCore(weight, bias, relu: false);
+
+    /// <summary>
+    /// max(x·Wᵀ + b, 0), the product and the ReLU in one pass, for inference: nothing is recorded, so only without
+    /// autograd recording and forward-mode tangents (see <see cref="Nn.Sequential.Forward"/>).
+    /// </summary>
+    internal Tensor LinearRelu(Tensor weight, Tensor bias) => LinearCore(weight, bias, relu: true);
+
+    private Tensor LinearCore(Tensor weight, Tensor? bias, bool relu)
     {
         if (weight.Rank != 2)
             throw new ArgumentException($"Linear: weight must be [out, in], got {ShapeString(weight.Shape)}");
@@ -33,14 +41,14 @@ public sealed partial class Tensor
             throw new ArgumentException($"Linear: expected input [*, {weight.Shape[1]}] for weight {ShapeString(weight.Shape)}, got {ShapeString(Shape)}");
         if (bias is not null && (bias.Rank != 1 || bias.Count != weight.Shape[0]))
             throw new ArgumentException($"Linear: bias must be [{weight.Shape[0]}], got {ShapeString(bias.Shape)}");
-        if (bias is null) return MatMul(weight.T);
+        if (bias is null) return relu ? MatMul(weight.T).Relu() : MatMul(weight.T);
         CheckSameDevice(weight, "Linear");
         CheckSameDevice(bias, "Linear");
         if (weight.DType != DType || bias.DType != DType)
             throw new ArgumentException($"Linear: input, weight and bias dtypes differ ({DType}, {weight.DType}, {bias.DType}); convert with To()");
-        if (Rank == 2) return Primitives.Linear.Apply(this, weight, bias);
-        var rows = Reshape(-1, Shape[^1]);
-        return Primitives.Linear.Apply(rows, weight, bias).Reshape([.. Shape[..^1], weight.Shape[0]]);
+        var rows = Rank == 2 ? this : Reshape(-1, Shape[^1]);
+        var y = relu ? Primitives.Linear.ApplyRelu(rows, weight, bias) : Primitives.Linear.Apply(rows, weight, bias);
+        return Rank == 2 ? y : y.Reshape([.. Shape[..^1], weight.Shape[0]]);
     }
 
     /// <summary>Inner product of two 1-D tensors.</summary>

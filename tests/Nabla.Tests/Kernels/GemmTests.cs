@@ -239,23 +239,43 @@ public class GemmTests
     [MemberData(nameof(BiasCases))]
     public void Row_bias_gives_the_bits_of_copying_it_first(int m, int n, int k, bool transA, bool transB, int threads)
     {
-        BiasCheck<float>(m, n, k, transA, transB, threads);
-        BiasCheck<double>(m, n, k, transA, transB, threads);
+        foreach (bool relu in new[] { false, true })
+        {
+            BiasCheck<float>(m, n, k, transA, transB, threads, relu);
+            BiasCheck<double>(m, n, k, transA, transB, threads, relu);
+        }
     }
 
-    private static void BiasCheck<T>(int m, int n, int k, bool transA, bool transB, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// The fused bias against the bias copied over C first; with <paramref name="relu"/>, the fused ReLU against
+    /// TensorPrimitives.Max(c, 0) applied afterwards (as the ReLU op does), with a NaN planted in A (m &gt; 1) whose row
+    /// must stay NaN.
+    /// </summary>
+    private static void BiasCheck<T>(int m, int n, int k, bool transA, bool transB, int threads, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(HashCode.Combine(m, n, k, transA, transB));
         int lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2, ldc = n + 3;
         T[] a = Random<T>(rng, 1 + (transA ? k : m) * lda), b = Random<T>(rng, 2 + (transB ? n : k) * ldb), bias = Random<T>(rng, 3 + n);
+        bool nan = relu && k > 0 && m > 1;
+        if (nan) a[1 + (m - 1) * (transA ? 1 : lda)] = T.NaN;   // op(A)[m − 1, 0]: the last row of C is NaN
         T[] fused = new T[1 + m * ldc + 2], copied = new T[fused.Length];
         Array.Fill(fused, T.NaN);
         Array.Fill(copied, T.NaN);
         T alpha = T.CreateChecked(0.75);
         for (int i = 0; i < m; i++) Array.Copy(bias, 3, copied, 1 + i * ldc, n);
         Multiply(transA, transB, m, n, k, alpha, a, 1, lda, b, 2, ldb, T.One, copied, 1, ldc, threads);
-        Gemm.Multiply(transA, transB, m, n, k, alpha, a, 1, lda, b, 2, ldb, bias, 3, fused, 1, ldc, threads);
-        Assert.True(copied.AsSpan().SequenceEqual(fused), $"{typeof(T).Name} {m}×{n}×{k} transA={transA} transB={transB} threads={threads}: the fused bias differs");
+        if (relu)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var row = copied.AsSpan(1 + i * ldc, n);
+                System.Numerics.Tensors.TensorPrimitives.Max(row, T.Zero, row);
+            }
+        }
+        Gemm.Multiply(transA, transB, m, n, k, alpha, a, 1, lda, b, 2, ldb, bias, 3, fused, 1, ldc, threads, relu);
+        Assert.True(copied.AsSpan().SequenceEqual(fused), $"{typeof(T).Name} {m}×{n}×{k} transA={transA} transB={transB} threads={threads} relu={relu}: the fused result differs");
+        if (nan) Assert.True(T.IsNaN(fused[1 + (m - 1) * ldc]), "a NaN in A must reach C through the ReLU");
+        if (relu) Assert.Contains(Enumerable.Range(0, m * n), e => fused[1 + e / n * ldc + e % n] == T.Zero);   // something was rectified
     }
 
     /// <summary>

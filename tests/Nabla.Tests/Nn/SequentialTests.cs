@@ -59,12 +59,46 @@ public class SequentialTests
         var expected = Reference(model, x);
         using var noGrad = Autograd.NoGrad();
         var (fresh, reuses, first, second) = TwoCalls(model, x);
-        // The Linear and ReLU outputs of the second call take the two buffers the first handed back; the last layer's
-        // output (the result) needs a new one, since the first call's result is still the caller's.
-        Assert.Equal(2, reuses);
+        // The first Linear and its ReLU are one product here (see the next test): its output takes the buffer the first
+        // call handed back; the last layer's output (the result) needs a new one, since the first call's result is
+        // still the caller's.
+        Assert.Equal(1, reuses);
         Assert.Equal(1, fresh);
         Assert.Equal(expected, first);
         Assert.Equal(expected, second);
+    }
+
+    /// <summary>
+    /// In inference a Linear and the ReLU after it run as one product that rectifies as it goes (one buffer, not two),
+    /// with the values of the two ops; a Linear without bias, and forward-mode tangents, take the two ops.
+    /// </summary>
+    [Fact]
+    public void A_Linear_and_its_ReLU_are_one_product_in_inference()
+    {
+        var g = new Generator(12);
+        var x = Tensor.Randn([Rows, 64], g).ToDevice(Device.CpuOfItsOwn(1));
+        var fused = new Sequential(new Linear(64, Width, g), new ReLU());
+        var plain = new Sequential(new Linear(64, Width, g, bias: false), new ReLU());
+        var pool = ((CpuBackend)x.Device.Backend).Pool;
+        foreach (var model in new[] { fused, plain })
+        {
+            var expected = Reference(model, x);
+            long rented = pool.FreshAllocations + pool.Reuses;
+            float[] actual;
+            using (Autograd.NoGrad()) actual = model.Forward(x).ToArray<float>();
+            Assert.Equal(expected, actual);
+            Assert.Equal(model == fused ? 1 : 2, pool.FreshAllocations + pool.Reuses - rented);
+            Assert.Contains(0f, actual);   // something was rectified
+        }
+
+        var v = Tensor.Randn(x.Shape, g).ToDevice(x.Device);
+        var (_, tangent) = Autograd.Jvp(t => fused.Forward(t), x, v);
+        using (Autograd.NoGrad())
+        {
+            var (_, inInference) = Autograd.Jvp(t => fused.Forward(t), x, v);
+            Assert.Equal(tangent.ToArray<float>(), inInference.ToArray<float>());
+        }
+        Assert.Contains(tangent.ToArray<float>(), t => t != 0);
     }
 
     [Fact]
