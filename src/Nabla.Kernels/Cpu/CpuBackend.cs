@@ -275,7 +275,6 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void AddMm(View bias, View a, View b, View dst, bool relu)
     {
-        int t = Threads;
         if (dst.Layout.Rank != 2 || bias.Layout.Rank != 1 || bias.Layout.Shape[0] != dst.Layout.Shape[1])
             throw new ArgumentException($"AddMm: expected a bias [n] and dst [m, n], got [{string.Join(", ", bias.Layout.Shape)}] and [{string.Join(", ", dst.Layout.Shape)}]");
         if (bias.Layout.Strides[0] != 1)
@@ -288,24 +287,18 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
         switch (dst.DType)
         {
-            case DType.Float32:
-            {
-                float[] v = Data<float>(bias);
-                int vo = bias.Layout.Offset;
-                MatMulKernel.Run(Data<float>(a), a.Layout, Data<float>(b), b.Layout, Data<float>(dst), dst.Layout, t,
-                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1f, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
-                break;
-            }
-            case DType.Float64:
-            {
-                double[] v = Data<double>(bias);
-                int vo = bias.Layout.Offset;
-                MatMulKernel.Run(Data<double>(a), a.Layout, Data<double>(b), b.Layout, Data<double>(dst), dst.Layout, t,
-                    (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, 1d, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
-                break;
-            }
+            case DType.Float32: AddMm<float>(bias, a, b, dst, relu); break;
+            case DType.Float64: AddMm<double>(bias, a, b, dst, relu); break;
             default: throw new NotSupportedException($"AddMm is not defined for {dst.DType} tensors");
         }
+    }
+
+    private void AddMm<T>(View bias, View a, View b, View dst, bool relu) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        T[] v = Data<T>(bias);
+        int vo = bias.Layout.Offset, t = Threads;
+        MatMulKernel.Run(Data<T>(a), a.Layout, Data<T>(b), b.Layout, Data<T>(dst), dst.Layout, t,
+            (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, T.One, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
     }
 
     public void Gather(View src, View index, int axis, View dst)
