@@ -745,7 +745,9 @@ internal static unsafe partial class Gemm
         // again since, products of several row blocks (B packed whole and shared) are faster with 512 (see DeepBlocks).
         public static int KcBytes => 1024;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        // Inlined into PackedBlock, as it was when the kernel was tuned: the larger Rows<TRows> body (three row counts in
+        // one) had put it past the inliner's budget, leaving a call per tile (no difference measured either way).
+        [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
         public static void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
             => Rows<SixRows>(kc, a, 1, 6, b, ldb, c, ldc, alpha, beta);
 
