@@ -89,10 +89,10 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// All of op(A) packed as the packed path reads it: depth block after depth block, of the kernel's own depth (at depth pc, the block of kcur
-    /// values holds ⌈m/MR⌉·MR rows, as MR-row panels, each k-major), so that block (pc, rows i..) starts at
-    /// pc·⌈m/MR⌉·MR + i·kcur. Panels are split over the threads when there is enough to pack (at batch 1 a
-    /// convolution's only work besides the product itself).
+    /// All of op(A) packed as the packed path reads it: depth block after depth block, of the kernel's own depth (at
+    /// depth pc, the block of kcur values holds ⌈m/MR⌉·MR rows, as MR-row panels, each k-major), so that block
+    /// (pc, rows i..) starts at pc·⌈m/MR⌉·MR + i·kcur. Panels are split over the threads when there is enough to pack
+    /// (at batch 1 a convolution's only work besides the product itself).
     /// </summary>
     private static T[] PackWholeA<T, TKernel>(bool transA, int m, int k, T[] a, int aOffset, int lda, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
