@@ -12,7 +12,7 @@ namespace Nabla.Kernels.Cpu;
 internal sealed class SharedA<T> : IDisposable
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    internal SharedA(bool transA, int m, int k, T[] a, int aOffset, int lda, T[]? packed)
+    internal SharedA(bool transA, int m, int k, T[] a, int aOffset, int lda, T[]? packed, int kc)
     {
         TransA = transA;
         M = m;
@@ -21,6 +21,7 @@ internal sealed class SharedA<T> : IDisposable
         AOffset = aOffset;
         Lda = lda;
         Packed = packed;
+        Kc = kc;
     }
 
     internal bool TransA { get; }
@@ -32,6 +33,9 @@ internal sealed class SharedA<T> : IDisposable
 
     /// <summary>All of op(A) in the packed path's layout, or null when the products take the direct path (which reads A in place).</summary>
     internal T[]? Packed { get; private set; }
+
+    /// <summary>The depth blocks <see cref="Packed"/> was packed in (the kernel's own), which the products then take.</summary>
+    internal int Kc { get; }
 
     public void Dispose()
     {
@@ -57,10 +61,11 @@ internal static unsafe partial class Gemm
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         CheckExtent(a.Length, aOffset, transA ? k : m, transA ? m : k, lda, nameof(a));
         // The same choice, and the same kernel, as each product would get from Run.
+        int kc = Vector512.IsHardwareAccelerated ? DepthBlock<T, Vector512Kernel<T>>(k) : DepthBlock<T, Vector256Kernel<T>>(k);
         T[]? packed = !Packs(m, n, k) ? null
-            : Vector512.IsHardwareAccelerated ? PackWholeA<T, Vector512Kernel<T>>(transA, m, k, a, aOffset, lda, threads)
-            : PackWholeA<T, Vector256Kernel<T>>(transA, m, k, a, aOffset, lda, threads);
-        return new SharedA<T>(transA, m, k, a, aOffset, lda, packed);
+            : Vector512.IsHardwareAccelerated ? PackWholeA<T, Vector512Kernel<T>>(transA, m, k, a, aOffset, lda, threads, kc)
+            : PackWholeA<T, Vector256Kernel<T>>(transA, m, k, a, aOffset, lda, threads, kc);
+        return new SharedA<T>(transA, m, k, a, aOffset, lda, packed, kc);
     }
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C with op(A) from <paramref name="shared"/>; otherwise as <c>Multiply</c>.</summary>
@@ -83,18 +88,18 @@ internal static unsafe partial class Gemm
         {
             var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var p = new Problem<T>(default, bm, new Matrix<T>(pc + cOffset, ldc, 1), m, n, k, alpha, beta);
-            if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, Math.Max(1, threads), pa, DepthBlock<T, Vector512Kernel<T>>(k));
-            else Packed<T, Vector256Kernel<T>>(p, Math.Max(1, threads), pa, DepthBlock<T, Vector256Kernel<T>>(k));
+            if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, Math.Max(1, threads), pa, shared.Kc);
+            else Packed<T, Vector256Kernel<T>>(p, Math.Max(1, threads), pa, shared.Kc);
         }
     }
 
     /// <summary>
-    /// All of op(A) packed as the packed path reads it: depth block after depth block, of the kernel's own depth (at
+    /// All of op(A) packed as the packed path reads it: depth block after depth block, of <paramref name="kc"/> (at
     /// depth pc, the block of kcur values holds ⌈m/MR⌉·MR rows, as MR-row panels, each k-major), so that block
     /// (pc, rows i..) starts at pc·⌈m/MR⌉·MR + i·kcur. Panels are split over the threads when there is enough to pack
     /// (at batch 1 a convolution's only work besides the product itself).
     /// </summary>
-    private static T[] PackWholeA<T, TKernel>(bool transA, int m, int k, T[] a, int aOffset, int lda, int threads)
+    private static T[] PackWholeA<T, TKernel>(bool transA, int m, int k, T[] a, int aOffset, int lda, int threads, int kc)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
     {
@@ -102,13 +107,13 @@ internal static unsafe partial class Gemm
         fixed (T* pa = a, pp = packed)
         {
             var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
-            PackWholeA<T, TKernel>(am, m, k, pp, threads, DepthBlock<T, TKernel>(k));
+            PackWholeA<T, TKernel>(am, m, k, pp, threads, kc);
         }
         return packed;
     }
 
     /// <summary>
-    /// <see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int)"/> from a pinned op(A) into <paramref name="packed"/>
+    /// <see cref="PackWholeA{T, TKernel}(bool, int, int, T[], int, int, int, int)"/> from a pinned op(A) into <paramref name="packed"/>
     /// (⌈m/MR⌉·MR·k elements), in depth blocks of <paramref name="kc"/>.
     /// </summary>
     private static void PackWholeA<T, TKernel>(Matrix<T> a, int m, int k, T* packed, int threads, int kc)
