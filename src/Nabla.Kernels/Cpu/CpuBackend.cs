@@ -277,14 +277,6 @@ public sealed partial class CpuBackend(int threads) : IBackend
     {
         if (dst.Layout.Rank != 2 || bias.Layout.Rank != 1 || bias.Layout.Shape[0] != dst.Layout.Shape[1])
             throw new ArgumentException($"AddMm: expected a bias [n] and dst [m, n], got [{string.Join(", ", bias.Layout.Shape)}] and [{string.Join(", ", dst.Layout.Shape)}]");
-        if (bias.Layout.Strides[0] != 1)
-        {
-            // A strided bias (a view with a step): copied over dst, every row, and the product added onto it.
-            Copy(new View(bias.Storage, new Layout(dst.Layout.Shape, [0, bias.Layout.Strides[0]], bias.Layout.Offset)), dst);
-            MatMul(a, b, dst, accumulate: true);
-            if (relu) Unary(UnaryOp.Relu, dst, dst);
-            return;
-        }
         switch (dst.DType)
         {
             case DType.Float32: AddMm<float>(bias, a, b, dst, relu); break;
@@ -297,6 +289,13 @@ public sealed partial class CpuBackend(int threads) : IBackend
     {
         T[] v = Data<T>(bias);
         int vo = bias.Layout.Offset, t = Threads;
+        if (bias.Layout.Strides[0] != 1)
+        {
+            // A strided bias (a view with a step): its n values gathered first, the product reads them contiguous.
+            var dense = new T[bias.Layout.Shape[0]];
+            CopyKernels.Copy(v, bias.Layout, dense, Layout.Contiguous(bias.Layout.Shape));
+            (v, vo) = (dense, 0);
+        }
         MatMulKernel.Run(Data<T>(a), a.Layout, Data<T>(b), b.Layout, Data<T>(dst), dst.Layout, t,
             (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, T.One, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
     }
