@@ -1,4 +1,3 @@
-using Nabla.Autodiff;
 using Nabla.Kernels;
 
 namespace Nabla.Nn;
@@ -44,14 +43,10 @@ public sealed class Linear : Module
     public override Tensor Forward(Tensor x, Mode mode) => x.Linear(Weight, Bias);
 
     /// <summary>
-    /// relu(Forward(x)) in one pass when nothing records (inference: no autograd recording, no forward-mode tangents);
-    /// otherwise the two ops. For <see cref="Sequential"/>, which calls it for a Linear followed by a ReLU.
+    /// relu(Forward(x)) as one product that rectifies as it goes (see <see cref="Primitives.Linear"/>); without a bias,
+    /// the two ops. For <see cref="Sequential"/>, which calls it for a Linear followed by a ReLU.
     /// </summary>
-    internal Tensor ForwardRelu(Tensor x, Mode mode)
-    {
-        bool records = GradMode.IsEnabled || x.Tangent is not null || Weight.Tangent is not null || Bias?.Tangent is not null;
-        return records || Bias is null ? Forward(x, mode).Relu() : x.LinearRelu(Weight, Bias);
-    }
+    internal Tensor ForwardRelu(Tensor x, Mode mode) => Bias is null ? Forward(x, mode).Relu() : x.LinearRelu(Weight, Bias);
 
     public override IEnumerable<(string Name, Tensor Value)> NamedParameters()
     {

@@ -8,6 +8,8 @@ public sealed class Sequential(params Module[] layers) : Module
     public IReadOnlyList<Module> Layers { get; } = layers;
 
     /// <remarks>
+    /// A Linear layer (with a bias) and the ReLU after it run as one product that rectifies each tile of its result as
+    /// it completes, one graph node (see <see cref="Primitives.Linear"/>), instead of a second pass over the result.
     /// Without autograd recording (inference), an intermediate result is read by the next layer only, so once that
     /// layer has returned, its memory goes straight back to the buffer pool (<see cref="Kernels.IBackend.Recycle"/>)
     /// instead of waiting for the collector to find it dead: the next layer or call then writes into buffers still in
@@ -18,16 +20,10 @@ public sealed class Sequential(params Module[] layers) : Module
     /// </remarks>
     public override Tensor Forward(Tensor x, Mode mode)
     {
-        if (GradMode.IsEnabled || !_recyclesIntermediates)
-        {
-            foreach (var layer in Layers) x = layer.Forward(x, mode);
-            return x;
-        }
+        bool recycles = !GradMode.IsEnabled && _recyclesIntermediates;
         var input = x.Storage;
         for (int i = 0; i < Layers.Count; i++)
         {
-            // A Linear layer and the ReLU after it: one product that rectifies each tile of its result as it completes
-            // (Gemm's Multiply with a bias), not a second pass over the result.
             Tensor next;
             if (Layers[i] is Linear linear && i + 1 < Layers.Count && Layers[i + 1] is ReLU)
             {
@@ -35,7 +31,7 @@ public sealed class Sequential(params Module[] layers) : Module
                 i++;   // the ReLU is done
             }
             else next = Layers[i].Forward(x, mode);
-            if (!ReferenceEquals(x.Storage, input) && !ReferenceEquals(next.Storage, x.Storage)) x.Device.Backend.Recycle(x.Storage);
+            if (recycles && !ReferenceEquals(x.Storage, input) && !ReferenceEquals(next.Storage, x.Storage)) x.Device.Backend.Recycle(x.Storage);
             x = next;
         }
         return x;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Nabla.Autodiff;
 using Nabla.Kernels;
 
@@ -12,22 +11,23 @@ namespace Nabla.Primitives;
 /// (medians; the bias was then copied over y first: Gemm's Multiply with a bias says what adding it per tile gained).
 /// Bilinear in (x, W) plus b:
 /// x̄ = ȳ·W, W̄ = ȳᵀ·x, b̄ = Σ over rows of ȳ; ẏ = ẋ·Wᵀ + x·Ẇᵀ + ḃ.
+/// <para>
+/// With <c>relu</c>, y = max(x·Wᵀ + b, 0) (a Linear layer and the ReLU after it, see <see cref="Nn.Sequential.Forward"/>):
+/// each tile of the product is rectified as it completes, instead of a second pass that reads z = x·Wᵀ + b back and
+/// writes another buffer. The chain rule puts step(z) in front of the rules above: z̄ = ȳ·step(z), ż = step(z)·(…),
+/// and step(z) = step(y), since y &gt; 0 exactly where z &gt; 0 (NaN on neither side), so the node keeps y, which the
+/// next layer holds anyway, and no z is ever written (PyTorch's ReLU backward reads its output too). The MLP's training
+/// step (batch 64) on Zen 3, in-process A/B against the two ops in training, three runs: 520–522 → 514–515 µs (medians).
+/// </para>
 /// </summary>
-internal sealed class Linear : Function
+internal sealed class Linear(bool relu) : Function
 {
-    public override string Name => "Linear";
+    public override string Name => relu ? "LinearRelu" : "Linear";
 
-    public static Tensor Apply(Tensor x, Tensor w, Tensor b) => Record(Product(x, w, b, relu: false), static () => new Linear(), x, w, b);
+    public static Tensor Apply(Tensor x, Tensor w, Tensor b) => Record(Product(x, w, b, relu: false), static () => new Linear(relu: false), x, w, b);
 
-    /// <summary>
-    /// max(x·Wᵀ + b, 0) in one pass, recorded nowhere: for inference only (a Linear layer and the ReLU after it in a
-    /// Sequential, see <see cref="Nn.Sequential.Forward"/>), where no gradient will be asked for.
-    /// </summary>
-    public static Tensor ApplyRelu(Tensor x, Tensor w, Tensor b)
-    {
-        Debug.Assert(!GradMode.IsEnabled, "a fused Linear and ReLU records no graph");
-        return Product(x, w, b, relu: true);
-    }
+    /// <summary>max(x·Wᵀ + b, 0), one product, one node.</summary>
+    public static Tensor ApplyRelu(Tensor x, Tensor w, Tensor b) => Record(Product(x, w, b, relu: true), static () => new Linear(relu: true), x, w, b);
 
     private static Tensor Product(Tensor x, Tensor w, Tensor b, bool relu)
     {
@@ -41,6 +41,7 @@ internal sealed class Linear : Function
     internal override Tensor?[] Vjp(Tensor y, Tensor dy)
     {
         var (x, w, b) = (Inputs[0], Inputs[1], Inputs[2]);
+        if (relu) dy = BinaryFunction.Apply(new MaskPositive(), dy, y);
         // W̄ = ȳᵀ·x comes out [out, in] row-major, the layout of W itself: the optimizer reads it with no copy.
         return [x.RequiresGrad ? dy.MatMul(w) : null, w.RequiresGrad ? dy.T.MatMul(x) : null, b.RequiresGrad ? dy.Sum([0]) : null];
     }
@@ -51,6 +52,6 @@ internal sealed class Linear : Function
         if (dx[0] is { } ddx) t = t + ddx.MatMul(x[1].T);
         if (dx[1] is { } ddw) t = t + x[0].MatMul(ddw.T);
         if (dx[2] is { } ddb) t = t + ddb;
-        return t;
+        return relu ? BinaryFunction.Apply(new MaskPositive(), t, y) : t;
     }
 }

@@ -27,10 +27,7 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Linear(Tensor weight, Tensor? bias = null) => LinearCore(weight, bias, relu: false);
 
-    /// <summary>
-    /// max(x·Wᵀ + b, 0), the product and the ReLU in one pass, for inference: nothing is recorded, so only without
-    /// autograd recording and forward-mode tangents (see <see cref="Nn.Sequential.Forward"/>).
-    /// </summary>
+    /// <summary>max(x·Wᵀ + b, 0): the product and the ReLU in one pass and one graph node (see <see cref="Nn.Sequential.Forward"/>).</summary>
     internal Tensor LinearRelu(Tensor weight, Tensor bias) => LinearCore(weight, bias, relu: true);
 
     private Tensor LinearCore(Tensor weight, Tensor? bias, bool relu)

@@ -42,6 +42,21 @@ public class OpGradientTests
         return Tensor.FromArray(values).Reshape(shape);
     }
 
+    /// <summary>
+    /// x, W and b for x·Wᵀ + b (x of <paramref name="shape"/>, <paramref name="outputs"/> outputs) whose every element
+    /// lies at least 0.05 from 0, some on each side: fresh draws until one is (checked by
+    /// <see cref="Fused_linear_relu_cases_straddle_the_kink"/>), so the finite differences never cross ReLU's kink.
+    /// </summary>
+    private static Tensor[] KinkFree(int[] shape, int outputs)
+    {
+        while (true)
+        {
+            Tensor x = Any(shape), w = Any(outputs, shape[^1]), b = Any(outputs);
+            var z = x.Linear(w, b).ToArray<double>();
+            if (z.All(v => Math.Abs(v) >= 0.05) && z.Any(v => v < 0) && z.Any(v => v > 0)) return [x, w, b];
+        }
+    }
+
     private static Tensor Index(long[] values, params int[] shape) => Tensor.FromArray(values).Reshape(shape);
 
     private static readonly Dictionary<string, Case> Table = Build();
@@ -203,6 +218,9 @@ public class OpGradientTests
             var c = x[0] - x[0].Mean(1, keepDim: true);
             return c / (x[0].Var(1, keepDim: true, correction: 0) + 1e-3).Sqrt();
         }, Any(2, 4));
+        // The fused Linear and ReLU (a Sequential's Linear followed by ReLU), drawn away from its kink (see KinkFree).
+        Add("linear+relu max(x·Wᵀ+b, 0) [3,4]·[5,4]ᵀ+[5]", x => x[0].LinearRelu(x[1], x[2]), KinkFree([3, 4], 5));
+        Add("linear+relu of rank 3 [2,2,3]·[5,3]ᵀ+[5]", x => x[0].LinearRelu(x[1], x[2]), KinkFree([2, 2, 3], 5));
         return t;
     }
 
@@ -219,6 +237,20 @@ public class OpGradientTests
         foreach (var x in c.Inputs) Assert.Equal(DType.Float64, x.DType);
         var report = GradCheck.Check(c.F, c.Inputs, eps: 1e-6, atol: 1e-6, rtol: 1e-5);
         Assert.True(report.Passed, $"{op}: {report.Detail}");
+    }
+
+    /// <summary>The fused rows above prove the masking only if some pre-activations are negative and none sit at the kink.</summary>
+    [Fact]
+    public void Fused_linear_relu_cases_straddle_the_kink()
+    {
+        foreach (var (name, c) in Table.Where(e => e.Key.StartsWith("linear+relu", StringComparison.Ordinal)))
+        {
+            var z = c.Inputs[0].Linear(c.Inputs[1], c.Inputs[2]).ToArray<double>();
+            Assert.True(z.All(v => Math.Abs(v) >= 0.05), $"{name}: a pre-activation lies within 0.05 of the kink");
+            Assert.Contains(z, v => v < 0);
+            Assert.Contains(z, v => v > 0);
+            Assert.Equal(z.Select(v => Math.Max(v, 0)), c.F(c.Inputs).ToArray<double>());
+        }
     }
 
     [Fact]
