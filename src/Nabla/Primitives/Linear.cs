@@ -41,9 +41,13 @@ internal sealed class Linear(bool relu) : Function
     internal override Tensor?[] Vjp(Tensor y, Tensor dy)
     {
         var (x, w, b) = (Inputs[0], Inputs[1], Inputs[2]);
-        if (relu) dy = BinaryFunction.Apply(new MaskPositive(), dy, y);
+        var dz = relu ? BinaryFunction.Apply(new MaskPositive(), dy, y) : dy;
         // W̄ = ȳᵀ·x comes out [out, in] row-major, the layout of W itself: the optimizer reads it with no copy.
-        return [x.RequiresGrad ? dy.MatMul(w) : null, w.RequiresGrad ? dy.T.MatMul(x) : null, b.RequiresGrad ? dy.Sum([0]) : null];
+        Tensor?[] dxs = [x.RequiresGrad ? dz.MatMul(w) : null, w.RequiresGrad ? dz.T.MatMul(x) : null, b.RequiresGrad ? dz.Sum([0]) : null];
+        // The masked cotangent was made here and no result refers to it: unless it is part of a new graph (create_graph),
+        // its memory goes back to the pool now, warm for the next gradient of its size.
+        if (relu && !GradMode.IsEnabled) dz.Device.Backend.Recycle(dz.Storage);
+        return dxs;
     }
 
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx)
