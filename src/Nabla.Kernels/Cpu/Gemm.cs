@@ -292,7 +292,7 @@ internal static unsafe partial class Gemm
         // with crowded slices packed per thread (ReadsBInPlace) the column split is faster, for crowded strides and for
         // the others alike. Zen 3, in-process A/B, two threads: 128×256×784 NN 365 → 324 µs, 256³ NN 207 → 196,
         // 128×784×256 NN 342 → 313, 128×196×800 NN 296 → 280, 128×3136×64 TN 361 → 340.
-        bool splitRows = parallel && (mBlocks >= threads || (p.N <= nr && mPanels >= threads));
+        bool splitRows = parallel && (mBlocks >= threads || (p.N <= nr && mPanels >= threads) || RowsStayInCache(p, mPanels, threads));
         // The depth blocks fix the order of the sums, so they depend on the shape alone: any thread count, and A packed
         // ahead or not, gives the same bits (an A packed ahead by Gemm.Share comes with the kernel's own depth).
         int kc = prepackedA != null ? prepackedKc : DepthBlock<T, TKernel>(p.K, DeepBlocks(p, mPanels, mBlocks));
@@ -352,6 +352,23 @@ internal static unsafe partial class Gemm
             });
         }
     }
+
+    /// <summary>
+    /// Whether a product of one row block with a transposed A splits its rows rather than its columns over the threads,
+    /// so that each core ends up holding whole rows of C in its L2: C = ȳᵀ·x is a Linear layer's weight gradient, and
+    /// the optimizer's pass over it (<c>Optim.FusedLoop</c>) gives each thread a contiguous run of rows, which it then
+    /// reads from its own cache rather than half of each row from the other core's. Only while each thread's share of C
+    /// fits in an L2 (<see cref="ResultShareBytes"/>); with a transposed A each task packs only its own rows, and B is
+    /// packed once, shared. Zen 3, in-process A/B, two threads, the MLP's training step (batch 64, SGD with momentum:
+    /// 256×784×64 and 128×256×64 TN), nine runs: −3 to −8 µs in seven, 0 in one (medians ≈ 505–530 µs); the products
+    /// alone 1–5 % slower (256×784×64 158.8 → 160.6 µs, 128×256×64 28.1 → 29.7), which the step more than recovers.
+    /// LeNet's fc1 gradient (128×3136×64, 1.6 MB) is larger than the two L2s and keeps the column split (alone 2 % faster).
+    /// </summary>
+    private static bool RowsStayInCache<T>(Problem<T> p, int mPanels, int threads) where T : unmanaged
+        => p.A.Row == 1 && mPanels >= 8 * threads && (long)p.M * p.N * sizeof(T) <= (long)threads * ResultShareBytes;
+
+    /// <summary>Most of C, per thread, that <see cref="RowsStayInCache{T}"/> expects one core's L2 to keep: Zen 3's 512 KB.</summary>
+    private const long ResultShareBytes = 512 * 1024;
 
     /// <summary>
     /// Whether a task that packs no B ahead reads its kc×NR slices of B where they lie (rows contiguous) instead of
