@@ -14,7 +14,8 @@ public class GemmTests
     /// <summary>
     /// (m, n, k). Covers 1×1×1, vectors, batch-1 inference, primes, 63/65/127/129 around the tile and vector widths,
     /// several depth blocks (k &gt; 512), and, with two threads, both ways the packed path splits: by columns (one row
-    /// block: 150×70×300, 9×1500×80) and by rows with a shared packed B (300×40×100; and with a single column panel,
+    /// block: 150×70×300, 9×1500×80; by rows when A is transposed and C small, as a weight gradient: 150×70×300,
+    /// 127×129×65, 129×127×63 with A transposed) and by rows with a shared packed B (300×40×100; and with a single column panel,
     /// 256×10×128, 100×16×200, 7×12×4000, the last with one row panel per thread; 300×40×1100 in the deeper blocks
     /// of a shared B; 100×40×1100 in those of a transposed B, A packed whole beforehand on two threads); small-m direct
     /// products with ragged column counts (2×301×250, 1×18×4000), and ones whose B (≥ 64 KB) the dot-product path splits
