@@ -33,7 +33,7 @@ public static class Loss
 
     /// <summary>
     /// Cross-entropy from logits [N, C] and class indices [N] (Int64): −log softmax(x)[y] (002 eq 8.10), through
-    /// log-softmax, so logits of ±1000 give finite values.
+    /// log-softmax, so logits of ±1000 give finite values; one graph node (<see cref="Primitives.CrossEntropy"/>).
     /// </summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor target, Reduction reduction = Reduction.Mean)
     {
@@ -47,8 +47,8 @@ public static class Loss
             foreach (long c in labels)
                 if (c < 0 || c >= classes) throw new ArgumentException($"CrossEntropy: class index {c} is out of range for {classes} classes");
         }
-        var picked = logits.LogSoftmax(1).Gather(1, target.Reshape(-1, 1));
-        return Reduce(-picked.Reshape(-1), reduction);
+        logits.CheckSameDevice(target, "CrossEntropy");
+        return Reduce(Primitives.CrossEntropy.Apply(logits.DType.IsFloatingPoint() ? logits : logits.To(DType.Float32), target), reduction);
     }
 
     /// <summary>

@@ -48,6 +48,45 @@ public class LossTests
         }
     }
 
+    /// <summary>
+    /// Cross-entropy is one node (its backward a shortcut from the forward's log-probabilities, or recorded ops under
+    /// create_graph): the same values, gradients and Hessian-vector products as −log softmax(x)[y] composed of ops, for
+    /// every reduction.
+    /// </summary>
+    [Fact]
+    public void Cross_entropy_matches_its_composition_to_second_order()
+    {
+        var g = new Generator(7);
+        var logits = Tensor.Randn([6, 5], g, DType.Float64) * 3.0;
+        var classes = Tensor.FromArray([4L, 0, 1, 1, 3, 2]);
+        var v = Tensor.Randn([6, 5], g, DType.Float64);
+        foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
+        {
+            var weights = Tensor.Randn(reduction == Reduction.None ? [6] : [], g, DType.Float64);
+            Tensor Fused(Tensor x) => (Loss.CrossEntropy(x, classes, reduction) * weights).Sum();
+            Tensor Composed(Tensor x)
+            {
+                var picked = -x.LogSoftmax(1).Gather(1, classes.Reshape(-1, 1)).Reshape(-1);
+                var reduced = reduction switch { Reduction.Mean => picked.Mean(), Reduction.Sum => picked.Sum(), _ => picked };
+                return (reduced * weights).Sum();
+            }
+            Assert.Equal(Composed(logits).Item(), Fused(logits).Item(), 12);
+            AssertClose(Autograd.Grad(Composed, logits), Autograd.Grad(Fused, logits));
+            var x = logits.Detach().RequireGrad();
+            AssertClose(Autograd.Grad(Composed, logits), Fused(x).Backward(createGraph: true)[x]!);
+            AssertClose(Autograd.Hvp(Composed, logits, v), Autograd.Hvp(Fused, logits, v));
+            AssertClose(Autograd.HvpReverse(Composed, logits, v), Autograd.HvpReverse(Fused, logits, v));
+            AssertClose(Autograd.Jvp(Composed, logits, v).Tangent, Autograd.Jvp(Fused, logits, v).Tangent);
+        }
+
+        static void AssertClose(Tensor expected, Tensor actual)
+        {
+            var (e, a) = (expected.ToArray<double>(), actual.ToArray<double>());
+            Assert.Equal(e.Length, a.Length);
+            for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], a[i], 12);
+        }
+    }
+
     [Fact]
     public void Hinge_is_zero_exactly_beyond_the_margin()
     {
