@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Nabla.Autodiff;
 
 /// <summary>
@@ -18,14 +20,18 @@ internal static class Backprop
         var cotangents = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [output] = seed };
         var leaves = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         var graph = createGraph ? null : GraphStorages(order, seed);
+        var held = createGraph ? null : new Holders();
+        held?.Add(seed);
         using var scope = createGraph ? default : Autograd.NoGrad();
         for (int i = order.Count - 1; i >= 0; i--)
         {
             Tensor y = order[i];
             if (!cotangents.Remove(y, out var dy)) continue;
+            held?.Remove(dy);
             if (y.Node is null || (stop is not null && stop.Contains(y)))
             {
                 leaves[y] = dy;
+                held?.Add(dy);
                 continue;
             }
             var f = y.Node;
@@ -39,30 +45,42 @@ internal static class Backprop
                     throw new InvalidOperationException($"{f.Name}: gradient computed on {dx.Device} for an input on {x.Device}");
                 if (!dx.Shape.AsSpan().SequenceEqual(x.Shape))
                     throw new InvalidOperationException($"{f.Name}: VJP returned a gradient of shape {Tensor.ShapeString(dx.Shape)} for an input of shape {Tensor.ShapeString(x.Shape)}");
-                cotangents[x] = cotangents.TryGetValue(x, out var acc) ? acc + dx : dx;
+                if (cotangents.TryGetValue(x, out var acc))
+                {
+                    held?.Remove(acc);
+                    dx = acc + dx;
+                }
+                cotangents[x] = dx;
+                held?.Add(dx);
             }
-            if (graph is not null) RecycleSpent(dy, graph, cotangents, leaves);
+            if (graph is not null && !graph.Contains(dy.Storage) && !held!.Holds(dy.Storage)) dy.Device.Backend.Recycle(dy.Storage);
         }
         return new Gradients(leaves, graph is null ? [] : Owned(leaves, graph));
     }
 
     /// <summary>
-    /// Hands <paramref name="dy"/>'s memory back to its device's buffer pool once its node's VJP has run, when nothing
-    /// else can reach it: not a graph tensor's nor the seed's storage (<paramref name="graph"/>), and not shared by a
-    /// cotangent still to be used or a leaf gradient (a VJP may pass its cotangent on, or a view of it). Without
-    /// <c>createGraph</c> only, where cotangents are plain values. The next intermediate gradient of that size then
-    /// takes a buffer still in cache, instead of one freed at the last collection, and collections come less often.
-    /// The MLP's training step (batch 64) on Zen 3, in-process A/B, three runs: 515–522 → 512–519 µs (medians), and with
-    /// the fused Linear-ReLU VJP handing back its masked gradient too, 517–529 → 505–516 µs; collections during 6800
-    /// steps 59 → 40.
+    /// How many of a pass's cotangents and leaf gradients refer to each storage (a VJP may pass its ȳ on, or a view of
+    /// it), so that a spent ȳ is handed back to its device's buffer pool once its node's VJP has run only when nothing
+    /// else can reach it: no cotangent still to be used, no leaf gradient, and no graph tensor nor the seed (the storages
+    /// <see cref="GraphStorages"/> collects). Without <c>createGraph</c> only, where cotangents are plain values. The
+    /// next intermediate gradient of that size then takes a buffer still in cache, instead of one freed at the last
+    /// collection, and collections come less often. The MLP's training step (batch 64) on Zen 3, in-process A/B, three
+    /// runs: 515–522 → 512–519 µs (medians), and with the fused Linear-ReLU VJP handing back its masked gradient too,
+    /// 517–529 → 505–516 µs; collections during 6800 steps 59 → 40. Counted rather than searched for, so a pass over a
+    /// model of many parameters (whose gradients wait as cotangents, then leaves) stays linear in its nodes.
     /// </summary>
-    private static void RecycleSpent(Tensor dy, HashSet<Kernels.Storage> graph, Dictionary<Tensor, Tensor> cotangents, Dictionary<Tensor, Tensor> leaves)
+    private sealed class Holders
     {
-        var storage = dy.Storage;
-        if (graph.Contains(storage)) return;
-        foreach (var t in cotangents.Values) if (ReferenceEquals(t.Storage, storage)) return;
-        foreach (var t in leaves.Values) if (ReferenceEquals(t.Storage, storage)) return;
-        dy.Device.Backend.Recycle(storage);
+        private readonly Dictionary<Kernels.Storage, int> _counts = new(ReferenceEqualityComparer.Instance);
+
+        public void Add(Tensor t) => CollectionsMarshal.GetValueRefOrAddDefault(_counts, t.Storage, out _)++;
+
+        public void Remove(Tensor t)
+        {
+            if (--CollectionsMarshal.GetValueRefOrNullRef(_counts, t.Storage) == 0) _counts.Remove(t.Storage);
+        }
+
+        public bool Holds(Kernels.Storage storage) => _counts.ContainsKey(storage);
     }
 
     /// <summary>The storages of the graph's tensors (every node's output and inputs) and the seed's: memory others may hold.</summary>
