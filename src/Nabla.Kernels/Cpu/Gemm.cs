@@ -148,23 +148,19 @@ internal static unsafe partial class Gemm
                 beta = T.One;
                 rowBias = null;
             }
-            if (k == 0 || alpha == T.Zero)
+            if (k == 0 || alpha == T.Zero) ScaleC(cm, m, n, beta);
+            else
             {
-                ScaleC(cm, m, n, beta);
-                if (relu) Rectify(cm.Base, ldc, m, n);
-                return;
+                // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
+                var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
+                var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
+                var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias, relu && packs);
+                if (!packs) Direct(p, threads);
+                else if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
+                else Packed<T, Vector256Kernel<T>>(p, threads, null);
             }
-            // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
-            var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
-            var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
-            var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias, relu && packs);
-            if (!packs)
-            {
-                Direct(p, threads);
-                if (relu) Rectify(cm.Base, ldc, m, n);
-            }
-            else if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
-            else Packed<T, Vector256Kernel<T>>(p, threads, null);
+            // The packed path rectifies each tile as it completes; elsewhere a pass over C does.
+            if (relu && !packs) Rectify(cm.Base, ldc, m, n);
         }
     }
 
