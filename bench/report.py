@@ -206,6 +206,12 @@ def main():
     md.append(f"- load average before / after the run: {machine.get('load_before', '?')} / {machine.get('load_after', '?')} "
               "(other processes on the machine disturb the timings, most of all PyTorch's OpenMP threads); "
               f"CPU busy (all CPUs, 2 s sample) just before each section: {machine.get('busy_before_sections', '?')}")
+    if machine.get("probes_before_runs"):
+        md.append("- the machine's speed just before each side's run (bench/probe.py: GFLOP/s of a 384³ float32 product on two "
+                  "OpenBLAS threads / GB/s of a 24 MiB copy; N Nabla, P PyTorch, T TorchSharp, in run order; the host of this "
+                  "virtual machine slows it by up to 2× for minutes at a time, and each run waits, within the wait budget, "
+                  f"for ≥ 90 % / ≥ 80 % of the fastest readings of the run, {machine.get('fastest_probe', '?')}): "
+                  f"{machine['probes_before_runs']}")
     md.append("")
     md.append("## Settings\n")
     md.append("- Timing: warm-up (≥ 60 calls, 0.5 s quick / 2 s full), then 7 (quick) / 21 (full) repetitions of an inner loop "

@@ -11,7 +11,10 @@
 # side's faster round per workload: on a VM whose speed drifts by 2× over minutes, one round per side can catch one
 # side in a slow spell.
 # --wait-quiet S: before each section, wait (at most S seconds over the whole run) until the machine's CPUs have been
-# idle (< 10 % busy) for 3 consecutive 2-second samples, since other processes distort the timings of both sides.
+# idle (< 10 % busy) for 3 consecutive 2-second samples, since other processes distort the timings of both sides; then,
+# before each side's run, until bench/probe.py finds the machine within 10 % of the fastest compute and 20 % of the fastest
+# copy rate it has seen in this run (a virtual machine's host slows it by up to 2× for minutes at a time, invisibly from
+# inside: no busy CPU, no steal time). The readings are kept in the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -100,33 +103,69 @@ wait_quiet() {
   done
   [ $quiet -ge 3 ] || [ "$WAIT_QUIET" -eq 0 ] || echo "warning: the machine did not become quiet; measuring anyway" >&2
 }
+# The machine's current speed (bench/probe.py): "GFLOP/s GB/s". The fastest of each seen so far in this run is the yardstick.
+BEST_G=0
+BEST_M=0
+# Sets PG and PM to one reading (run in this shell, not a subshell, so that the bests it keeps stay).
+probe() {
+  read -r PG PM < <("$PY" bench/probe.py)
+  BEST_G=$(awk -v a="$BEST_G" -v b="$PG" 'BEGIN { print (b > a ? b : a) }')
+  BEST_M=$(awk -v a="$BEST_M" -v b="$PM" 'BEGIN { print (b > a ? b : a) }')
+}
+# Probes until the machine is within 10 % of the fastest compute and 20 % of the fastest copy seen in the run (three
+# probes at its start set the first yardstick), or the wait budget is spent; sets READING to the last probe, as "GFLOP/s/GB/s".
+wait_steady() {
+  while true; do
+    probe
+    READING="$PG/$PM"
+    [ "$WAIT_QUIET" -gt 0 ] || return 0
+    if awk -v g="$PG" -v m="$PM" -v bg="$BEST_G" -v bm="$BEST_M" 'BEGIN { exit !(g >= 0.9 * bg && m >= 0.8 * bm) }'; then
+      return 0
+    fi
+    WAIT_LEFT=$((WAIT_QUIET - SECONDS + RUN_START))
+    if [ "$WAIT_LEFT" -le 0 ]; then
+      echo "warning: the machine is slower than earlier in this run ($READING against $BEST_G/$BEST_M); measuring anyway" >&2
+      return 0
+    fi
+    sleep 3
+  done
+}
 RUN_START=$SECONDS
+if [ "$WAIT_QUIET" -gt 0 ]; then probe; probe; probe; fi
 LOAD_BEFORE=$(load)
 NABLA_FILES=()
 TORCH_FILES=()
 TS_FILES=()
 BUSY=()
+READINGS=()
 for s in ${SECTIONS//,/ }; do
   wait_quiet
   b=$(busy)
   BUSY+=("$s: ${b}%")
   echo "== $s (CPU busy before: ${b}%, load $(load))" >&2
+  SECTION_READINGS=()
   for r in $(seq "$ROUNDS"); do
+    wait_steady; SECTION_READINGS+=("N $READING")
     DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x1000000}" dotnet "$DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/nabla_${s}_$r.json" >/dev/null
+    wait_steady; SECTION_READINGS+=("P $READING")
     "$PY" bench/torch_bench.py "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torch_${s}_$r.json" >/dev/null
     NABLA_FILES+=("$RAW/nabla_${s}_$r.json")
     TORCH_FILES+=("$RAW/torch_${s}_$r.json")
     if [ "$TORCHSHARP" = 1 ]; then
+      wait_steady; SECTION_READINGS+=("T $READING")
       LD_PRELOAD="$TS_PRELOAD" dotnet "$TS_DLL" "${QUICK[@]}" --threads "$THREADS" --only "$s" --json "$RAW/torchsharp_${s}_$r.json" >/dev/null
       TS_FILES+=("$RAW/torchsharp_${s}_$r.json")
     fi
   done
+  READINGS+=("$s: ${SECTION_READINGS[*]}")
+  echo "   probes before each run: ${SECTION_READINGS[*]} (fastest so far $BEST_G/$BEST_M)" >&2
 done
 LOAD_AFTER=$(load)
 
 # --- the machine ---------------------------------------------------------------------------------------------------
 BUSY_TEXT=$(IFS=,; echo "${BUSY[*]}")
-"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" <<'EOF'
+READINGS_TEXT=$(IFS=';'; echo "${READINGS[*]}")
+"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" "$READINGS_TEXT" "$BEST_G/$BEST_M" <<'EOF'
 import json, os, platform, subprocess, sys
 def sh(cmd):
     try:
@@ -153,6 +192,8 @@ m = {
     "load_before": sys.argv[2],
     "load_after": sys.argv[3],
     "busy_before_sections": sys.argv[4],
+    "probes_before_runs": sys.argv[5],
+    "fastest_probe": sys.argv[6],
     "lscpu": lscpu,
 }
 json.dump(m, open(sys.argv[1], "w"), indent=1)
