@@ -5,6 +5,8 @@ Prints "GFLOPS GBPS": the median rate of a 384×384×384 float32 product on two 
 which a busy sibling hyperthread or a throttled clock on the host lowers) and of copying a 24 MiB float32 array (what the
 shared cache and memory deliver, which a neighbour's traffic lowers). On a virtual machine both drift by up to 2× over
 minutes with no trace inside the guest (no busy CPU, no steal time), and each side of the benchmark is slowed with them.
+bench/run.sh gates on the first number; the second is recorded only (on the Zen 3 VM successive readings of it scattered
+over 13–24 GB/s within minutes, too widely to wait on).
 """
 import os
 import sys

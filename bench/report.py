@@ -210,7 +210,7 @@ def main():
         md.append("- the machine's speed just before each side's run (bench/probe.py: GFLOP/s of a 384³ float32 product on two "
                   "OpenBLAS threads / GB/s of a 24 MiB copy; N Nabla, P PyTorch, T TorchSharp, in run order; the host of this "
                   "virtual machine slows it by up to 2× for minutes at a time, and each run waits, within the wait budget, "
-                  f"for ≥ 90 % / ≥ 80 % of the fastest readings of the run, {machine.get('fastest_probe', '?')}): "
+                  f"for ≥ 90 % of the fastest compute reading of the run, {machine.get('fastest_probe', '?')} GFLOP/s): "
                   f"{machine['probes_before_runs']}")
     md.append("")
     md.append("## Settings\n")

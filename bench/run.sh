@@ -12,9 +12,10 @@
 # side in a slow spell.
 # --wait-quiet S: before each section, wait (at most S seconds over the whole run) until the machine's CPUs have been
 # idle (< 10 % busy) for 3 consecutive 2-second samples, since other processes distort the timings of both sides; then,
-# before each side's run, until bench/probe.py finds the machine within 10 % of the fastest compute and 20 % of the fastest
-# copy rate it has seen in this run (a virtual machine's host slows it by up to 2× for minutes at a time, invisibly from
-# inside: no busy CPU, no steal time). The readings are kept in the report.
+# before each side's run, until bench/probe.py finds the machine's compute rate within 10 % of the fastest it has seen in
+# this run (a virtual machine's host slows it by up to 2× for minutes at a time, invisibly from inside: no busy CPU, no
+# steal time). The readings (with a copy rate, recorded only: it scatters too much from one reading to the next to gate
+# on) are kept in the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -103,28 +104,26 @@ wait_quiet() {
   done
   [ $quiet -ge 3 ] || [ "$WAIT_QUIET" -eq 0 ] || echo "warning: the machine did not become quiet; measuring anyway" >&2
 }
-# The machine's current speed (bench/probe.py): "GFLOP/s GB/s". The fastest of each seen so far in this run is the yardstick.
+# The machine's current speed (bench/probe.py): "GFLOP/s GB/s". The fastest compute seen so far in this run is the yardstick.
 BEST_G=0
-BEST_M=0
-# Sets PG and PM to one reading (run in this shell, not a subshell, so that the bests it keeps stay).
+# Sets PG and PM to one reading (run in this shell, not a subshell, so that the yardstick it keeps stays).
 probe() {
   read -r PG PM < <("$PY" bench/probe.py)
   BEST_G=$(awk -v a="$BEST_G" -v b="$PG" 'BEGIN { print (b > a ? b : a) }')
-  BEST_M=$(awk -v a="$BEST_M" -v b="$PM" 'BEGIN { print (b > a ? b : a) }')
 }
-# Probes until the machine is within 10 % of the fastest compute and 20 % of the fastest copy seen in the run (three
-# probes at its start set the first yardstick), or the wait budget is spent; sets READING to the last probe, as "GFLOP/s/GB/s".
+# Probes until the compute rate is within 10 % of the fastest seen in the run (three probes at its start set the first
+# yardstick), or the wait budget is spent; sets READING to the last probe, as "GFLOP/s/GB/s".
 wait_steady() {
   while true; do
     probe
     READING="$PG/$PM"
     [ "$WAIT_QUIET" -gt 0 ] || return 0
-    if awk -v g="$PG" -v m="$PM" -v bg="$BEST_G" -v bm="$BEST_M" 'BEGIN { exit !(g >= 0.9 * bg && m >= 0.8 * bm) }'; then
+    if awk -v g="$PG" -v best="$BEST_G" 'BEGIN { exit !(g >= 0.9 * best) }'; then
       return 0
     fi
     WAIT_LEFT=$((WAIT_QUIET - SECONDS + RUN_START))
     if [ "$WAIT_LEFT" -le 0 ]; then
-      echo "warning: the machine is slower than earlier in this run ($READING against $BEST_G/$BEST_M); measuring anyway" >&2
+      echo "warning: the machine is slower than earlier in this run ($READING against $BEST_G GFLOP/s); measuring anyway" >&2
       return 0
     fi
     sleep 3
@@ -158,14 +157,14 @@ for s in ${SECTIONS//,/ }; do
     fi
   done
   READINGS+=("$s: ${SECTION_READINGS[*]}")
-  echo "   probes before each run: ${SECTION_READINGS[*]} (fastest so far $BEST_G/$BEST_M)" >&2
+  echo "   probes before each run: ${SECTION_READINGS[*]} (fastest so far $BEST_G GFLOP/s)" >&2
 done
 LOAD_AFTER=$(load)
 
 # --- the machine ---------------------------------------------------------------------------------------------------
 BUSY_TEXT=$(IFS=,; echo "${BUSY[*]}")
 READINGS_TEXT=$(IFS=';'; echo "${READINGS[*]}")
-"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" "$READINGS_TEXT" "$BEST_G/$BEST_M" <<'EOF'
+"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" "$READINGS_TEXT" "$BEST_G" <<'EOF'
 import json, os, platform, subprocess, sys
 def sh(cmd):
     try:
