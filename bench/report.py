@@ -195,7 +195,7 @@ def main():
     md.append("## Machine\n")
     md.append(f"- CPU: {machine.get('cpu', '?')} — `nproc` = {machine.get('nproc', '?')}; {machine.get('flags', '')}")
     md.append(f"- memory: {machine.get('memory', '?')}; kernel {machine.get('kernel', '?')}")
-    md.append(f"- Nabla: {nabla.get('runtime', '?')}, Vector512 accelerated: {nabla.get('vector512', '?')}")
+    md.append(f"- Nabla: commit {machine.get('commit', '?')}, {nabla.get('runtime', '?')}, Vector512 accelerated: {nabla.get('vector512', '?')}")
     md.append(f"- PyTorch {torch.get('torch', '?')} (Debian python3-torch), numpy {torch.get('numpy', '?')}, Python {torch.get('python', '?')}, "
               f"OpenBLAS: {machine.get('openblas', '?')}")
     if torchsharp:

@@ -94,13 +94,22 @@ busy() {
   local idle=$(( (b[4] - a[4]) + (b[5] - a[5]) ))
   echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
 }
+# The budget is the time spent waiting, summed over the run (the runs themselves do not count against it: a budget
+# counted from the start of the run was spent by its second section, and every later side went ungated).
+WAITED=0
 WAIT_LEFT=$WAIT_QUIET
+# Charges the time since $1 (a $SECONDS reading) to the budget.
+charge() {
+  WAITED=$((WAITED + SECONDS - $1))
+  WAIT_LEFT=$((WAIT_QUIET - WAITED))
+}
 wait_quiet() {
-  local quiet=0 b
+  local quiet=0 b since
   while [ "$WAIT_LEFT" -gt 0 ] && [ $quiet -lt 3 ]; do
+    since=$SECONDS
     b=$(busy)
     if [ "$b" -lt 10 ]; then quiet=$((quiet + 1)); else quiet=0; fi
-    WAIT_LEFT=$((WAIT_QUIET - SECONDS + RUN_START))
+    charge $since
   done
   [ $quiet -ge 3 ] || [ "$WAIT_QUIET" -eq 0 ] || echo "warning: the machine did not become quiet; measuring anyway" >&2
 }
@@ -114,22 +123,23 @@ probe() {
 # Probes until the compute rate is within 10 % of the fastest seen in the run (three probes at its start set the first
 # yardstick), or the wait budget is spent; sets READING to the last probe, as "GFLOP/s/GB/s".
 wait_steady() {
+  local since
   while true; do
+    since=$SECONDS
     probe
     READING="$PG/$PM"
     [ "$WAIT_QUIET" -gt 0 ] || return 0
     if awk -v g="$PG" -v best="$BEST_G" 'BEGIN { exit !(g >= 0.9 * best) }'; then
       return 0
     fi
-    WAIT_LEFT=$((WAIT_QUIET - SECONDS + RUN_START))
+    sleep 3
+    charge $since
     if [ "$WAIT_LEFT" -le 0 ]; then
       echo "warning: the machine is slower than earlier in this run ($READING against $BEST_G GFLOP/s); measuring anyway" >&2
       return 0
     fi
-    sleep 3
   done
 }
-RUN_START=$SECONDS
 if [ "$WAIT_QUIET" -gt 0 ]; then probe; probe; probe; fi
 LOAD_BEFORE=$(load)
 NABLA_FILES=()
@@ -164,7 +174,10 @@ LOAD_AFTER=$(load)
 # --- the machine ---------------------------------------------------------------------------------------------------
 BUSY_TEXT=$(IFS=,; echo "${BUSY[*]}")
 READINGS_TEXT=$(IFS=';'; echo "${READINGS[*]}")
-"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" "$READINGS_TEXT" "$BEST_G" <<'EOF'
+# The code measured: the commit, and whether the library or the harness differed from it.
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+[ -z "$(git status --porcelain -- src bench/Nabla.Bench 2>/dev/null)" ] || COMMIT="$COMMIT with uncommitted changes in src or bench/Nabla.Bench"
+"$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" "$READINGS_TEXT" "$BEST_G" "$COMMIT" <<'EOF'
 import json, os, platform, subprocess, sys
 def sh(cmd):
     try:
@@ -193,6 +206,7 @@ m = {
     "busy_before_sections": sys.argv[4],
     "probes_before_runs": sys.argv[5],
     "fastest_probe": sys.argv[6],
+    "commit": sys.argv[7],
     "lscpu": lscpu,
 }
 json.dump(m, open(sys.argv[1], "w"), indent=1)
