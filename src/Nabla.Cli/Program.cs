@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Nabla.Cli;
 
+JitProfile.Start(args);
+
 var root = new RootCommand("Nabla: train and evaluate neural networks in pure .NET")
 {
     TrainCommand.Create(),

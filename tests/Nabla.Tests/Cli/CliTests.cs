@@ -93,6 +93,9 @@ public sealed class CliTests : IDisposable
         Assert.InRange(accuracy, 0.6, 1.0);
         Assert.Equal(1, root.GetProperty("history").GetArrayLength());
         Assert.InRange(root.GetProperty("first_step_seconds").GetDouble(), 0.0, 600.0);   // measured, not a speed assertion
+        // The run left the multi-core JIT profile that the next one compiles ahead from (JitProfile), beside the program.
+        var profile = new FileInfo(Path.Combine(AppContext.BaseDirectory, "jit-profiles", "train.jitprofile"));
+        Assert.True(profile.Exists && profile.Length > 0, $"{profile.FullName} missing or empty");
 
         var eval = Nabla("eval", "--checkpoint", Path.Combine(run, "model.safetensors"), "--data", "fashion-mnist", "--json");
         Assert.True(eval.Code == 0, eval.Err);
