@@ -85,6 +85,13 @@ public interface IBackend
     /// </summary>
     void IndexSelect(View src, View index, int axis, View dst);
 
+    /// <summary>
+    /// <see cref="IndexSelect"/> started ahead of need: the index is checked now, the copies may run while the caller
+    /// goes on (on the CPU, in the idle time of its helper threads: a data loader gathers the next batch during a
+    /// training step), and <see cref="IPending.Wait"/> finishes them. Nothing may read <paramref name="dst"/> before then.
+    /// </summary>
+    IPending BeginIndexSelect(View src, View index, int axis, View dst);
+
     /// <summary>dst[…, index[…, i, …], …] += src[…, i, …] along <paramref name="axis"/>; dst is contiguous and is accumulated into.</summary>
     void ScatterAdd(View src, View index, int axis, View dst);
 

@@ -72,23 +72,10 @@ internal static class CopyKernels
     /// </summary>
     public static void IndexSelect<T>(T[] src, Layout sl, long[] index, Layout il, int axis, T[] dst, int dstOffset, int threads) where T : unmanaged
     {
-        int size = sl.Shape[axis], count = il.Shape[0];
-        var picks = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            long k = index[il.Offset + i * il.Strides[0]];
-            if (k < 0 || k >= size) throw new IndexOutOfRangeException($"IndexSelect: index {k} is out of bounds for dimension {axis} with size {size}");
-            picks[i] = (int)k;
-        }
-        if (!sl.IsContiguous)
-        {
-            // A strided source (rare: a transposed or sliced view) is made dense once; the copies below need whole slices.
-            var dense = new T[sl.Count];
-            Copy(src, sl, dense, Layout.Contiguous(sl.Shape));
-            (src, sl) = (dense, Layout.Contiguous(sl.Shape));
-        }
+        int[] picks = Picks(sl, index, il, axis);
+        (src, sl) = Dense(src, sl);
         var (outer, inner) = Strides.AroundAxis(sl.Shape, axis);
-        int slices = outer * count;
+        int size = sl.Shape[axis], slices = outer * picks.Length;
         if (slices == 0 || inner == 0) return;
         long bytes = (long)slices * inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         int parts = bytes >= IndexSelectSplitBytes ? Math.Min(threads, slices) : 1;
@@ -98,6 +85,57 @@ internal static class CopyKernels
             (T[] from, int offset) = (src, sl.Offset);   // copies for the closure: capturing src and sl would move them into a closure object for the whole method
             CpuParallel.For(parts, parts, t => CopySlices(from, offset, dst, dstOffset, picks, size, inner, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
         }
+    }
+
+    /// <summary>
+    /// <see cref="IndexSelect{T}"/> deferred (<see cref="CpuParallel.Defer"/>): the index is checked here, the copies
+    /// are cut into pieces of about <see cref="DeferredPieceBytes"/> for the helpers' idle time. <paramref name="keepAlive"/>
+    /// (the storage of dst) is held until the copies are done.
+    /// </summary>
+    public static IPending BeginIndexSelect<T>(T[] src, Layout sl, long[] index, Layout il, int axis, T[] dst, int dstOffset, int threads, object keepAlive) where T : unmanaged
+    {
+        int[] picks = Picks(sl, index, il, axis);
+        (src, sl) = Dense(src, sl);
+        var (outer, inner) = Strides.AroundAxis(sl.Shape, axis);
+        int size = sl.Shape[axis], slices = outer * picks.Length, offset = sl.Offset;
+        if (slices == 0 || inner == 0) return CpuParallel.Defer(0, threads, _ => { });
+        long sliceBytes = (long)inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        int perPiece = (int)Math.Clamp(DeferredPieceBytes / sliceBytes, 1, slices);
+        int pieces = (slices + perPiece - 1) / perPiece;
+        return CpuParallel.Defer(pieces, threads, p =>
+        {
+            GC.KeepAlive(keepAlive);
+            CopySlices(src, offset, dst, dstOffset, picks, size, inner, p * perPiece, Math.Min(slices, (p + 1) * perPiece));
+        });
+    }
+
+    /// <summary>
+    /// Bytes copied by one piece of a deferred index-select: a 28×28 float image is 3 KB, a fraction of a microsecond
+    /// to fetch from memory, so a product posted meanwhile waits that long at most for the helper.
+    /// </summary>
+    private const long DeferredPieceBytes = 4096;
+
+    /// <summary>The picked positions along <paramref name="axis"/>, every one checked before anything is written.</summary>
+    private static int[] Picks(Layout sl, long[] index, Layout il, int axis)
+    {
+        int size = sl.Shape[axis], count = il.Shape[0];
+        var picks = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            long k = index[il.Offset + i * il.Strides[0]];
+            if (k < 0 || k >= size) throw new IndexOutOfRangeException($"IndexSelect: index {k} is out of bounds for dimension {axis} with size {size}");
+            picks[i] = (int)k;
+        }
+        return picks;
+    }
+
+    /// <summary>A strided source (rare: a transposed or sliced view) made dense once: the copies need whole slices.</summary>
+    private static (T[] Data, Layout Layout) Dense<T>(T[] src, Layout sl) where T : unmanaged
+    {
+        if (sl.IsContiguous) return (src, sl);
+        var dense = new T[sl.Count];
+        Copy(src, sl, dense, Layout.Contiguous(sl.Shape));
+        return (dense, Layout.Contiguous(sl.Shape));
     }
 
     /// <summary>

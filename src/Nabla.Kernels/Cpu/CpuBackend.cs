@@ -325,6 +325,20 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
+    public IPending BeginIndexSelect(View src, View index, int axis, View dst)
+    {
+        long[] idx = Data<long>(index);
+        int o = dst.Layout.Offset, t = Threads;
+        // The pending work holds dst's storage, so the buffer pool cannot hand its memory out again before it is done.
+        return src.DType switch
+        {
+            DType.Float32 => CopyKernels.BeginIndexSelect(Data<float>(src), src.Layout, idx, index.Layout, axis, Data<float>(dst), o, t, dst.Storage),
+            DType.Float64 => CopyKernels.BeginIndexSelect(Data<double>(src), src.Layout, idx, index.Layout, axis, Data<double>(dst), o, t, dst.Storage),
+            DType.Int64 => CopyKernels.BeginIndexSelect(Data<long>(src), src.Layout, idx, index.Layout, axis, Data<long>(dst), o, t, dst.Storage),
+            _ => CopyKernels.BeginIndexSelect(Data<byte>(src), src.Layout, idx, index.Layout, axis, Data<byte>(dst), o, t, dst.Storage),
+        };
+    }
+
     public void ScatterAdd(View src, View index, int axis, View dst)
     {
         long[] idx = Data<long>(index);

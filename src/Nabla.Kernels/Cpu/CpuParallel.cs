@@ -44,6 +44,40 @@ internal static class CpuParallel
     }
 
     /// <summary>
+    /// Starts <paramref name="body"/> for each index in [0, count) in the idle time of up to <paramref name="threads"/> − 1
+    /// helper threads and returns at once; <see cref="IPending.Wait"/> on the result runs what no helper has taken yet,
+    /// split over the threads, and returns when every index has run, rethrowing the first exception of a body.
+    /// </summary>
+    /// <remarks>
+    /// A helper takes deferred work only when it has no <see cref="For"/> job, one index at a time, looking for a job
+    /// between indices: a call to <see cref="For"/> in the meantime waits for at most one index of it, so bodies
+    /// should be short (a few microseconds). On two cores a training step leaves its helper idle between products (the
+    /// elementwise ops, the loss, the bookkeeping of the backward pass run on the calling thread alone); the next batch
+    /// is gathered there. Deferred jobs are taken oldest first. With one thread the bodies run here, before this returns.
+    /// </remarks>
+    public static IPending Defer(int count, int threads, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        int helpers = Math.Min(threads, Environment.ProcessorCount) - 1;
+        if (count <= 0 || helpers <= 0)
+        {
+            for (int i = 0; i < count; i++) body(i);
+            return Done.Instance;
+        }
+        var job = new Job(body, count, helpers);
+        WorkerPool.Offer(job);
+        return job;
+    }
+
+    /// <summary>A deferred job with nothing left to run.</summary>
+    private sealed class Done : IPending
+    {
+        public static readonly Done Instance = new();
+
+        public void Wait() { }
+    }
+
+    /// <summary>
     /// Spin loops read the clock only every this many pauses: on this VM a clock read costs more than a pause, and
     /// the sooner a spinning thread sees its flag change, the shorter a dispatch is.
     /// </summary>
@@ -56,8 +90,11 @@ internal static class CpuParallel
         else Thread.SpinWait(1);
     }
 
-    /// <summary>One <see cref="For"/> call: the body, the next unclaimed index and the number of indices not yet finished.</summary>
-    private sealed class Job
+    /// <summary>
+    /// One <see cref="For"/> or <see cref="Defer"/> call: the body, the last claimed index and the number of indices not
+    /// yet finished.
+    /// </summary>
+    private sealed class Job : IPending
     {
         /// <summary>How long the caller spins for the last indices before blocking: workers usually finish within this.</summary>
         private static readonly long CallerSpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
@@ -75,6 +112,39 @@ internal static class CpuParallel
             _body = body;
             _count = count;
             _pending = count;
+        }
+
+        /// <summary>A deferred job: every index, 0 included, is for the first <paramref name="helpers"/> helpers' idle time.</summary>
+        public Job(Action<int> body, int count, int helpers)
+            : this(body, count)
+        {
+            _claimed = -1;
+            Helpers = helpers;
+        }
+
+        /// <summary>For a deferred job, how many helpers (the first ones of the pool) may take its indices.</summary>
+        public int Helpers { get; }
+
+        /// <summary>Claims and runs one index of a deferred job; false when all are claimed.</summary>
+        public bool RunOne()
+        {
+            if (AllClaimed) return false;
+            int i = Interlocked.Increment(ref _claimed);
+            if (i >= _count) return false;
+            Run(i);
+            return true;
+        }
+
+        /// <summary>
+        /// The end of a deferred job: the indices no helper has taken are shared out over the calling thread and its
+        /// helpers (by a <see cref="For"/> job whose every part claims from this one), then this waits for the rest.
+        /// </summary>
+        public void Wait()
+        {
+            WorkerPool.Withdraw(this);
+            if (!AllClaimed) CpuParallel.For(Helpers + 1, Helpers + 1, _ => Work());
+            WaitForCompletion();
+            ThrowIfFailed();
         }
 
         /// <summary>
@@ -156,6 +226,49 @@ internal static class CpuParallel
         private static Worker[] s_workers = [];
 
         /// <summary>
+        /// The deferred jobs on offer (see <see cref="Defer"/>), oldest first. Replaced whole under <see cref="DeferGate"/>
+        /// (a job or two per training batch), read without a lock by the polling workers.
+        /// </summary>
+        private static Job[] s_deferred = [];
+
+        private static readonly object DeferGate = new();
+
+        /// <summary>Offers a deferred job to the first <see cref="Job.Helpers"/> workers, waking those asleep.</summary>
+        public static void Offer(Job job)
+        {
+            var workers = Volatile.Read(ref s_workers);
+            if (workers.Length < job.Helpers) workers = Grow(job.Helpers);
+            lock (DeferGate)
+            {
+                // Jobs whose indices are all taken are dropped here: their Wait no longer needs the offer.
+                Job[] offered = [.. s_deferred.Where(d => !d.AllClaimed), job];
+                // The exchange is a full fence, pairing with a worker's fence between raising its sleeping flag and its
+                // last look: either the worker sees the job or the loop below sees it asleep.
+                Interlocked.Exchange(ref s_deferred, offered);
+            }
+            for (int w = 0; w < job.Helpers; w++) workers[w].WakeIfAsleep();
+        }
+
+        /// <summary>Takes a deferred job off offer: its Wait finishes it.</summary>
+        public static void Withdraw(Job job)
+        {
+            lock (DeferGate)
+            {
+                if (Array.IndexOf(s_deferred, job) >= 0) Volatile.Write(ref s_deferred, [.. s_deferred.Where(d => d != job)]);
+            }
+        }
+
+        /// <summary>The oldest deferred job that worker <paramref name="index"/> may take an index of, if any.</summary>
+        private static Job? DeferredFor(int index)
+        {
+            foreach (var job in Volatile.Read(ref s_deferred))
+            {
+                if (!job.AllClaimed && index < job.Helpers) return job;
+            }
+            return null;
+        }
+
+        /// <summary>
         /// Offers <paramref name="job"/> to up to <paramref name="helpers"/> workers, starting threads if the pool is
         /// smaller. A worker whose mailbox still holds another caller's job is skipped: the caller then runs more of
         /// its own indices rather than wait.
@@ -179,7 +292,7 @@ internal static class CpuParallel
                 if (workers.Length >= count) return workers;
                 var grown = new Worker[count];
                 Array.Copy(workers, grown, workers.Length);
-                for (int w = workers.Length; w < count; w++) grown[w] = new Worker();
+                for (int w = workers.Length; w < count; w++) grown[w] = new Worker(w);
                 Volatile.Write(ref s_workers, grown);
                 return grown;
             }
@@ -195,14 +308,23 @@ internal static class CpuParallel
         {
             [FieldOffset(64)] private Job? _mailbox;
             [FieldOffset(72)] private int _sleeping;
+            [FieldOffset(76)] private readonly int _index;
             [FieldOffset(80)] private readonly SemaphoreSlim _wake = new(0);
 #pragma warning disable CS0169, IDE0051 // never read: it only sizes the object
             [FieldOffset(152)] private readonly long _end;
 #pragma warning restore CS0169, IDE0051
 
-            public Worker()
+            /// <param name="index">The worker's place in the pool: a deferred job goes to the first few.</param>
+            public Worker(int index)
             {
+                _index = index;
                 new Thread(Run) { IsBackground = true, Name = "Nabla CPU worker" }.Start();
+            }
+
+            /// <summary>Wakes the worker if it sleeps (a release that finds it awake costs it one extra trip round its loop).</summary>
+            public void WakeIfAsleep()
+            {
+                if (Volatile.Read(ref _sleeping) != 0) _wake.Release();
             }
 
             /// <summary>
@@ -224,6 +346,9 @@ internal static class CpuParallel
                 return true;
             }
 
+            /// <summary>Nothing in the mailbox and no deferred work for this worker.</summary>
+            private bool Idle => Volatile.Read(ref _mailbox) is null && DeferredFor(_index) is null;
+
             private void Run()
             {
                 while (true)
@@ -234,13 +359,15 @@ internal static class CpuParallel
                         Interlocked.Exchange(ref _mailbox, null)?.Work();
                         continue;
                     }
+                    // Deferred work one index at a time, so that a job posted meanwhile waits for one index at most.
+                    if (DeferredFor(_index)?.RunOne() == true) continue;
                     long deadline = Stopwatch.GetTimestamp() + IdleSpinTicks;
-                    for (int spins = 1; Volatile.Read(ref _mailbox) is null && (spins % ClockEvery != 0 || Stopwatch.GetTimestamp() < deadline); spins++) Pause();
-                    if (Volatile.Read(ref _mailbox) is not null) continue;
+                    for (int spins = 1; Idle && (spins % ClockEvery != 0 || Stopwatch.GetTimestamp() < deadline); spins++) Pause();
+                    if (!Idle) continue;
                     Volatile.Write(ref _sleeping, 1);
                     Interlocked.MemoryBarrier();
                     // A release that finds the job already taken only costs one extra trip round this loop.
-                    if (Volatile.Read(ref _mailbox) is null) _wake.Wait();
+                    if (Idle) _wake.Wait();
                     Volatile.Write(ref _sleeping, 0);
                 }
             }

@@ -37,6 +37,33 @@ public sealed class TensorDataset : IDataset
 
     public (Tensor X, Tensor Y) GetBatch(ReadOnlySpan<int> indices)
     {
+        var index = Index(indices);
+        using (Autograd.NoGrad()) return (X.IndexSelect(0, index), Y.IndexSelect(0, index));
+    }
+
+    /// <summary>
+    /// <see cref="GetBatch"/> started ahead of need (<see cref="IBackend.BeginIndexSelect"/>): the indices are checked
+    /// now, the rows are copied while the caller goes on, and <see cref="PendingBatch.Wait"/> hands the batch over.
+    /// </summary>
+    internal PendingBatch BeginBatch(ReadOnlySpan<int> indices)
+    {
+        var index = Index(indices);
+        var x = Begin(X, index, out var xCopy);
+        var y = Begin(Y, index, out var yCopy);
+        return new PendingBatch(x, y, xCopy, yCopy);
+    }
+
+    private static Tensor Begin(Tensor source, Tensor index, out IPending copy)
+    {
+        var shape = (int[])source.Shape.Clone();
+        shape[0] = index.Count;
+        var batch = Tensor.Uninitialized(shape, source.DType, source.Device);
+        copy = source.Device.Backend.BeginIndexSelect(source.View, index.ToDevice(source.Device).View, 0, batch.View);
+        return batch;
+    }
+
+    private Tensor Index(ReadOnlySpan<int> indices)
+    {
         var picks = new long[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
@@ -44,7 +71,17 @@ public sealed class TensorDataset : IDataset
             if ((uint)k >= (uint)Count) throw new IndexOutOfRangeException($"TensorDataset: index {k} is out of range for {Count} examples");
             picks[i] = k;
         }
-        var index = Tensor.FromArray(picks, picks.Length);
-        using (Autograd.NoGrad()) return (X.IndexSelect(0, index), Y.IndexSelect(0, index));
+        return Tensor.FromArray(picks, picks.Length);
+    }
+}
+
+/// <summary>A batch whose rows may still be being copied: read it only through <see cref="Wait"/>.</summary>
+internal sealed class PendingBatch(Tensor x, Tensor y, IPending xCopy, IPending yCopy)
+{
+    public (Tensor X, Tensor Y) Wait()
+    {
+        xCopy.Wait();
+        yCopy.Wait();
+        return (x, y);
     }
 }

@@ -126,4 +126,94 @@ public class CpuParallelTests
         // Σ over i < 4, j < 3 of (3i + j + 1) = Σ 1..12 = 78, per round.
         Assert.All(totals, t => Assert.Equal(200 * 78, t));
     }
+
+    // ------------------------------------------------------------------------------------------------- Defer
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 1)]
+    [InlineData(1, 2)]
+    [InlineData(64, 2)]
+    [InlineData(100, 8)]
+    public void Deferred_work_runs_every_index_exactly_once_by_the_end_of_wait(int count, int threads)
+    {
+        for (int round = 0; round < 50; round++)
+        {
+            var hits = new int[count];
+            var pending = CpuParallel.Defer(count, threads, i => Interlocked.Increment(ref hits[i]));
+            pending.Wait();
+            Assert.All(hits, h => Assert.Equal(1, h));
+            pending.Wait();   // a second wait finds nothing left
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    /// <summary>
+    /// While the caller does something else (here: nothing but looking), the helper runs the deferred indices, oldest
+    /// job first, also after it has gone to sleep and must be woken by the offer.
+    /// </summary>
+    [Fact]
+    public void A_helper_runs_deferred_work_oldest_first_while_the_caller_is_busy()
+    {
+        if (Environment.ProcessorCount < 2) return;
+        int caller = Environment.CurrentManagedThreadId;
+        foreach (int idleMs in new[] { 0, 50 })
+        {
+            Thread.Sleep(idleMs);
+            var order = new System.Collections.Concurrent.ConcurrentQueue<(char Job, int Thread)>();
+            var first = CpuParallel.Defer(8, 2, _ => { Thread.SpinWait(2000); order.Enqueue(('a', Environment.CurrentManagedThreadId)); });
+            var second = CpuParallel.Defer(8, 2, _ => order.Enqueue(('b', Environment.CurrentManagedThreadId)));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (order.Count < 16 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(1);
+            Assert.Equal(16, order.Count);
+            Assert.All(order, e => Assert.NotEqual(caller, e.Thread));
+            Assert.Equal(new string('a', 8) + new string('b', 8), new string([.. order.Select(e => e.Job)]));
+            first.Wait();
+            second.Wait();
+        }
+    }
+
+    /// <summary>
+    /// A For call posted while the helper works through deferred indices still gets the helper (between two of them):
+    /// index 0 finishes only if index 1 starts on another thread meanwhile.
+    /// </summary>
+    [Fact]
+    public void For_calls_still_get_a_helper_while_deferred_work_is_pending()
+    {
+        if (Environment.ProcessorCount < 2) return;
+        int ran = 0;
+        var pending = CpuParallel.Defer(2000, 2, _ => { Thread.SpinWait(500); Interlocked.Increment(ref ran); });
+        for (int round = 0; round < 20; round++)
+        {
+            int started = 0;
+            bool sawOther = false;
+            CpuParallel.For(2, 2, i =>
+            {
+                Interlocked.Increment(ref started);
+                if (i != 0) return;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (Volatile.Read(ref started) < 2 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.SpinWait(10);
+                sawOther = Volatile.Read(ref started) == 2;
+            });
+            Assert.True(sawOther, $"round {round}: the For call's index 1 did not start while deferred work was pending");
+        }
+        pending.Wait();
+        Assert.Equal(2000, Volatile.Read(ref ran));
+    }
+
+    [Fact]
+    public void Wait_rethrows_the_first_exception_of_deferred_work_after_the_rest_has_finished()
+    {
+        int finished = 0;
+        var pending = CpuParallel.Defer(64, 2, i =>
+        {
+            if (i == 5) throw new InvalidOperationException("index 5");
+            Interlocked.Increment(ref finished);
+        });
+        var error = Assert.Throws<InvalidOperationException>(pending.Wait);
+        Assert.Equal("index 5", error.Message);
+        int seen = Volatile.Read(ref finished);
+        Thread.Sleep(10);
+        Assert.Equal(seen, Volatile.Read(ref finished));
+    }
 }

@@ -65,6 +65,48 @@ public class IndexSelectKernelTests
         Assert.Equal(rows.AsSpan(1 * 20, 20).ToArray(), picked.AsSpan(20, 20).ToArray());
     }
 
+    /// <summary>
+    /// The deferred form (a data loader's next batch) writes what the immediate one does, also from strided sources and
+    /// along inner axes, on one thread (copied before it returns) and on two (copied in the helper's idle time or in Wait).
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 300, 257 }, 0, DType.Float32)]
+    [InlineData(new[] { 40, 33, 50 }, 1, DType.Float64)]
+    [InlineData(new[] { 7, 3, 5 }, 0, DType.Int64)]
+    [InlineData(new[] { 6, 9 }, 1, DType.Bool)]
+    public void Begun_ahead_it_writes_what_the_immediate_form_does(int[] shape, int axis, DType dtype)
+    {
+        var g = new Generator(4);
+        long[] picks = [.. Enumerable.Range(0, 40).Select(i => (long)((i * 7 + 3) % shape[axis]))];
+        var index = Tensor.FromArray(picks, picks.Length);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var device = Device.CpuWithThreads(threads);
+            var x = (Tensor.Randn(shape, g, DType.Float64) * 4).To(dtype).ToDevice(device);
+            foreach (var source in new[] { x, x.T.Contiguous().T })
+            {
+                var expected = source.IndexSelect(axis, index);
+                var y = Tensor.Zeros(expected.Shape, dtype, device);
+                var pending = device.Backend.BeginIndexSelect(source.View, index.View, axis, y.View);
+                pending.Wait();
+                Assert.Equal(expected.ToArray<double>(), y.ToArray<double>());
+            }
+        }
+    }
+
+    [Fact]
+    public void Begun_ahead_a_bad_index_throws_at_once_and_writes_nothing()
+    {
+        var device = Device.CpuWithThreads(2);
+        var x = Tensor.Ones([20, 1000]).ToDevice(device);
+        var y = Tensor.Zeros([3, 1000]).ToDevice(device);
+        var e = Assert.Throws<IndexOutOfRangeException>(() =>
+            device.Backend.BeginIndexSelect(x.View, Tensor.FromArray(new long[] { 1, 2, 20 }, 3).View, 0, y.View));
+        Assert.Contains("size 20", e.Message);
+        Thread.Sleep(5);
+        Assert.All(y.ToArray<float>(), v => Assert.Equal(0f, v));
+    }
+
     [Fact]
     public void An_index_out_of_range_names_the_op_the_index_and_the_size()
     {

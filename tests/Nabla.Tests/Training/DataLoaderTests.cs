@@ -50,6 +50,38 @@ public class DataLoaderTests
             Assert.Equal(y.ToArray<long>().Select(v => (float)v), x.Reshape(-1).ToArray<float>());
     }
 
+    /// <summary>
+    /// A TensorDataset's batches are gathered one ahead (see DataLoader.GetEnumerator); they are those of GetBatch over
+    /// the same indices, on one thread and on two, whole epochs and epochs left early.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Batches_gathered_ahead_are_those_of_get_batch(int threads)
+    {
+        var device = Device.CpuWithThreads(threads);
+        var g = new Generator(2);
+        var data = new TensorDataset(Tensor.Randn([500, 784], g).ToDevice(device), Tensor.Arange(500).ToDevice(device));
+        foreach (var sampling in new[] { Sampling.Shuffle, Sampling.Sequential, Sampling.WithReplacement })
+        {
+            var loader = new DataLoader(data, 64, sampling, generator: new Generator(7));
+            var expected = new DataLoader(data, 64, sampling, generator: new Generator(7)).BatchIndices().Select(i => data.GetBatch(i)).ToList();
+            var batches = loader.ToList();
+            Assert.Equal(expected.Count, batches.Count);
+            for (int b = 0; b < batches.Count; b++)
+            {
+                Assert.Equal(expected[b].X.ToArray<float>(), batches[b].X.ToArray<float>());
+                Assert.Equal(expected[b].Y.ToArray<long>(), batches[b].Y.ToArray<long>());
+            }
+        }
+        // Left after two batches (one more begun), then read whole again: the generator has moved on by one epoch only.
+        var early = new DataLoader(data, 64, Sampling.Shuffle, generator: new Generator(8));
+        var twice = new DataLoader(data, 64, Sampling.Shuffle, generator: new Generator(8));
+        Assert.Equal(2, early.Take(2).Count());
+        twice.BatchIndices().ToList();
+        Assert.Equal(twice.Select(b => b.Y.ToArray<long>()).SelectMany(y => y), early.Select(b => b.Y.ToArray<long>()).SelectMany(y => y));
+    }
+
     [Fact]
     public void Bad_arguments_are_rejected()
     {
