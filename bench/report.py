@@ -219,7 +219,10 @@ def main():
               "(`Measure.Run` in C#, `measure` in Python). Training: every batch is timed (batch fetch, forward, loss, "
               "reading the loss, backward, step) after a few warm-up batches (20 MLP, 5 CNN); two epochs are timed in the same process, "
               "the first (which also pays one-time costs: on Nabla's side the JIT's tier-up of the step's code and the growth "
-              "of its buffer pool) and the second (the steady state); the median batch and the total of each are reported.")
+              "of its buffer pool) and the second (the steady state); the median batch and the total of each are reported. "
+              "Batches are fetched as each library's users would: PyTorch and TorchSharp by `index_select` on the in-memory "
+              "tensors, in line; Nabla through its `DataLoader`, which starts gathering the next batch when it hands one out, "
+              "in the time its helper thread would spend idle during the step.")
     rounds = max([r.get("rounds", 1) for r in list(nabla["results"].values()) + list(torch["results"].values()) + list(S.values())] or [1])
     md.append("- Every section runs in a fresh process on each side, Nabla's section first, then PyTorch's"
               + (", then TorchSharp's" if torchsharp else "") + ", section by section, "
