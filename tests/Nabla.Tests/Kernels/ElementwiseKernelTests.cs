@@ -49,4 +49,24 @@ public class ElementwiseKernelTests
         float[] xs = x.ToArray<float>(), dys = dy.ToArray<float>();
         for (int i = 0; i < n; i++) Assert.Equal(xs[i] > 0 ? dys[i] : 0f, dx[i]);
     }
+
+    /// <summary>
+    /// A scalar's gradient broadcast into ReLU's backward (y.Relu().Sum() · 3): the cotangent is one value for every
+    /// element, masked where the input is positive; a NaN input is not positive. A ragged length checks the tail.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Relu_backward_of_a_broadcast_cotangent_masks_it_where_the_input_is_positive(DType dtype)
+    {
+        const int n = 1000 + 5;
+        var g = new Generator(4);
+        var values = Tensor.Randn([n], g, DType.Float64).ToArray<double>();
+        values[3] = double.NaN;
+        values[10] = 0;
+        values[n - 1] = 2;
+        var x = Tensor.FromArray(values, n).To(dtype).RequireGrad();
+        var dx = (x.Relu().Sum() * 3).Backward().Of(x).ToArray<double>();
+        for (int i = 0; i < n; i++) Assert.Equal(values[i] > 0 ? 3.0 : 0.0, dx[i]);
+    }
 }
