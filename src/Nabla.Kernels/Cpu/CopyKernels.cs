@@ -72,19 +72,12 @@ internal static class CopyKernels
     /// </summary>
     public static void IndexSelect<T>(T[] src, Layout sl, long[] index, Layout il, int axis, T[] dst, int dstOffset, int threads) where T : unmanaged
     {
-        int[] picks = Picks(sl, index, il, axis);
-        (src, sl) = Dense(src, sl);
-        var (outer, inner) = Strides.AroundAxis(sl.Shape, axis);
-        int size = sl.Shape[axis], slices = outer * picks.Length;
-        if (slices == 0 || inner == 0) return;
-        long bytes = (long)slices * inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        int parts = bytes >= IndexSelectSplitBytes ? Math.Min(threads, slices) : 1;
-        if (parts <= 1) CopySlices(src, sl.Offset, dst, dstOffset, picks, size, inner, 0, slices);
-        else
-        {
-            (T[] from, int offset) = (src, sl.Offset);   // copies for the closure: capturing src and sl would move them into a closure object for the whole method
-            CpuParallel.For(parts, parts, t => CopySlices(from, offset, dst, dstOffset, picks, size, inner, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
-        }
+        var selection = Selection<T>.Of(src, sl, index, il, axis);
+        int slices = selection.Slices;
+        if (slices == 0) return;
+        int parts = slices * selection.SliceBytes >= IndexSelectSplitBytes ? Math.Min(threads, slices) : 1;
+        if (parts <= 1) selection.Copy(dst, dstOffset, 0, slices);
+        else CpuParallel.For(parts, parts, t => selection.Copy(dst, dstOffset, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
     }
 
     /// <summary>
@@ -94,18 +87,15 @@ internal static class CopyKernels
     /// </summary>
     public static IPending BeginIndexSelect<T>(T[] src, Layout sl, long[] index, Layout il, int axis, T[] dst, int dstOffset, int threads, object keepAlive) where T : unmanaged
     {
-        int[] picks = Picks(sl, index, il, axis);
-        (src, sl) = Dense(src, sl);
-        var (outer, inner) = Strides.AroundAxis(sl.Shape, axis);
-        int size = sl.Shape[axis], slices = outer * picks.Length, offset = sl.Offset;
-        if (slices == 0 || inner == 0) return CpuParallel.Defer(0, threads, _ => { });
-        long sliceBytes = (long)inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        int perPiece = (int)Math.Clamp(DeferredPieceBytes / sliceBytes, 1, slices);
+        var selection = Selection<T>.Of(src, sl, index, il, axis);
+        int slices = selection.Slices;
+        if (slices == 0) return CpuParallel.Completed;
+        int perPiece = (int)Math.Clamp(DeferredPieceBytes / selection.SliceBytes, 1, slices);
         int pieces = (slices + perPiece - 1) / perPiece;
         return CpuParallel.Defer(pieces, threads, p =>
         {
             GC.KeepAlive(keepAlive);
-            CopySlices(src, offset, dst, dstOffset, picks, size, inner, p * perPiece, Math.Min(slices, (p + 1) * perPiece));
+            selection.Copy(dst, dstOffset, p * perPiece, Math.Min(slices, (p + 1) * perPiece));
         });
     }
 
@@ -115,29 +105,6 @@ internal static class CopyKernels
     /// </summary>
     private const long DeferredPieceBytes = 4096;
 
-    /// <summary>The picked positions along <paramref name="axis"/>, every one checked before anything is written.</summary>
-    private static int[] Picks(Layout sl, long[] index, Layout il, int axis)
-    {
-        int size = sl.Shape[axis], count = il.Shape[0];
-        var picks = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            long k = index[il.Offset + i * il.Strides[0]];
-            if (k < 0 || k >= size) throw new IndexOutOfRangeException($"IndexSelect: index {k} is out of bounds for dimension {axis} with size {size}");
-            picks[i] = (int)k;
-        }
-        return picks;
-    }
-
-    /// <summary>A strided source (rare: a transposed or sliced view) made dense once: the copies need whole slices.</summary>
-    private static (T[] Data, Layout Layout) Dense<T>(T[] src, Layout sl) where T : unmanaged
-    {
-        if (sl.IsContiguous) return (src, sl);
-        var dense = new T[sl.Count];
-        Copy(src, sl, dense, Layout.Contiguous(sl.Shape));
-        return (dense, Layout.Contiguous(sl.Shape));
-    }
-
     /// <summary>
     /// From this many bytes an index-select is split over the threads. Picked rows of a large data set come from
     /// memory, each at a fresh address: the time goes to waiting for them, which two cores do side by side. A batch of
@@ -146,14 +113,47 @@ internal static class CopyKernels
     /// </summary>
     private const long IndexSelectSplitBytes = 64 * 1024;
 
-    /// <summary>Slices [s0, s1) of an index-select: slice s = (o, i) copies src slice (o, picks[i]) to dst slice s.</summary>
-    private static void CopySlices<T>(T[] src, int srcOffset, T[] dst, int dstOffset, int[] picks, int size, int inner, int s0, int s1)
+    /// <summary>
+    /// An index-select checked and ready to copy, the source seen as [outer, size, inner]: slice s = (o, i) of dst is
+    /// source slice (o, picks[i]), one contiguous copy of inner elements.
+    /// </summary>
+    private readonly struct Selection<T>(T[] src, int srcOffset, int[] picks, int size, int inner, int slices) where T : unmanaged
     {
-        int count = picks.Length;
-        for (int s = s0; s < s1; s++)
+        /// <summary>Slices to copy; 0 when the result is empty.</summary>
+        public int Slices => slices;
+
+        public long SliceBytes => (long)inner * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+
+        /// <summary>Checks every index before anything is written; a strided source (rare: a transposed or sliced view) is made dense once, as the copies need whole slices.</summary>
+        public static Selection<T> Of(T[] src, Layout sl, long[] index, Layout il, int axis)
         {
-            int o = s / count, i = s - o * count;
-            src.AsSpan(srcOffset + (o * size + picks[i]) * inner, inner).CopyTo(dst.AsSpan(dstOffset + s * inner, inner));
+            int size = sl.Shape[axis], count = il.Shape[0];
+            var picks = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                long k = index[il.Offset + i * il.Strides[0]];
+                if (k < 0 || k >= size) throw new IndexOutOfRangeException($"IndexSelect: index {k} is out of bounds for dimension {axis} with size {size}");
+                picks[i] = (int)k;
+            }
+            if (!sl.IsContiguous)
+            {
+                var dense = new T[sl.Count];
+                CopyKernels.Copy(src, sl, dense, Layout.Contiguous(sl.Shape));
+                (src, sl) = (dense, Layout.Contiguous(sl.Shape));
+            }
+            var (outer, inner) = Strides.AroundAxis(sl.Shape, axis);
+            return new Selection<T>(src, sl.Offset, picks, size, inner, inner == 0 ? 0 : outer * count);
+        }
+
+        /// <summary>Slices [s0, s1) into dst, whose slice 0 starts at <paramref name="dstOffset"/>.</summary>
+        public void Copy(T[] dst, int dstOffset, int s0, int s1)
+        {
+            int count = picks.Length;
+            for (int s = s0; s < s1; s++)
+            {
+                int o = s / count, i = s - o * count;
+                src.AsSpan(srcOffset + (o * size + picks[i]) * inner, inner).CopyTo(dst.AsSpan(dstOffset + s * inner, inner));
+            }
         }
     }
 

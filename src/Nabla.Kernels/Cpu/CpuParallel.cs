@@ -62,12 +62,15 @@ internal static class CpuParallel
         if (count <= 0 || helpers <= 0)
         {
             for (int i = 0; i < count; i++) body(i);
-            return Done.Instance;
+            return Completed;
         }
         var job = new Job(body, count, helpers);
         WorkerPool.Offer(job);
         return job;
     }
+
+    /// <summary>Pending work that is already done (a deferred copy of nothing, say).</summary>
+    public static IPending Completed => Done.Instance;
 
     /// <summary>A deferred job with nothing left to run.</summary>
     private sealed class Done : IPending

@@ -58,7 +58,7 @@ public sealed class TensorDataset : IDataset
         var shape = (int[])source.Shape.Clone();
         shape[0] = index.Count;
         var batch = Tensor.Uninitialized(shape, source.DType, source.Device);
-        copy = source.Device.Backend.BeginIndexSelect(source.View, index.ToDevice(source.Device).View, 0, batch.View);
+        copy = source.Device.Backend.BeginIndexSelect(source.View, index.View, 0, batch.View);
         return batch;
     }
 
