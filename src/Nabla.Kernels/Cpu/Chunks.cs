@@ -23,11 +23,15 @@ internal static class Chunks
     /// </remarks>
     public static void For<TState>(int n, int threads, TState state, Action<TState, int, int> body)
     {
-        if (n < ParallelThreshold)
-        {
-            body(state, 0, n);
-            return;
-        }
+        if (n < ParallelThreshold) body(state, 0, n);
+        else InChunks(n, threads, state, body);
+    }
+
+    // Apart from For because its lambda captures the parameters: the compiler allocates that closure on entry to the
+    // method that declares them, before any branch, so in For itself even a small range paid for it: 72 of a 4-element
+    // add's 232 bytes of garbage; that add with recording on took 185 ns, now 143 (Zen 3, median of five loops).
+    private static void InChunks<TState>(int n, int threads, TState state, Action<TState, int, int> body)
+    {
         int chunks = (n + ChunkLength - 1) / ChunkLength;
         CpuParallel.For(chunks, threads, c =>
         {

@@ -77,7 +77,15 @@ internal static class CopyKernels
         if (slices == 0) return;
         int parts = slices * selection.SliceBytes >= IndexSelectSplitBytes ? Math.Min(threads, slices) : 1;
         if (parts <= 1) selection.Copy(dst, dstOffset, 0, slices);
-        else CpuParallel.For(parts, parts, t => selection.Copy(dst, dstOffset, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
+        else SplitCopy(selection, dst, dstOffset, parts);
+    }
+
+    // Apart so that only a split copy allocates the lambda's closure (the compiler makes it on entry to the method
+    // that declares what it captures, whichever branch runs).
+    private static void SplitCopy<T>(Selection<T> selection, T[] dst, int dstOffset, int parts) where T : unmanaged
+    {
+        int slices = selection.Slices;
+        CpuParallel.For(parts, parts, t => selection.Copy(dst, dstOffset, (int)((long)slices * t / parts), (int)((long)slices * (t + 1) / parts)));
     }
 
     /// <summary>

@@ -24,6 +24,14 @@ internal static class SoftmaxKernels
             Slabs(x, xo, y, yo, 0, outer, n, inner);
             return;
         }
+        SplitSlabs(x, xo, y, yo, outer, n, inner, threads);
+    }
+
+    // Apart so that only a split run allocates the lambda's closure (the compiler makes it on entry to the method that
+    // declares what it captures, whichever branch runs).
+    private static void SplitSlabs<T>(T[] x, int xo, T[] y, int yo, int outer, int n, int inner, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int parts = Math.Min(outer, Parts);
         CpuParallel.For(parts, threads, t => Slabs(x, xo, y, yo, (int)((long)t * outer / parts), (int)((long)(t + 1) * outer / parts), n, inner));
     }

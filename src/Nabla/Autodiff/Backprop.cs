@@ -35,7 +35,9 @@ internal static class Backprop
                 continue;
             }
             var f = y.Node;
-            var dxs = f.Vjp(y, dy);
+            // ȳ is spent when nothing else reaches its memory: its node may then overwrite it (see Function.VjpConsuming).
+            bool spent = graph is not null && !graph.Contains(dy.Storage) && !held!.Holds(dy.Storage);
+            var dxs = spent ? f.VjpConsuming(y, dy) : f.Vjp(y, dy);
             for (int k = 0; k < f.Inputs.Length; k++)
             {
                 var x = f.Inputs[k];
@@ -53,7 +55,7 @@ internal static class Backprop
                 cotangents[x] = dx;
                 held?.Add(dx);
             }
-            if (graph is not null && !graph.Contains(dy.Storage) && !held!.Holds(dy.Storage)) dy.Device.Backend.Recycle(dy.Storage);
+            if (spent && !held!.Holds(dy.Storage)) dy.Device.Backend.Recycle(dy.Storage);   // unless a result passed it on
         }
         return new Gradients(leaves, graph is null ? [] : Owned(leaves, graph));
     }

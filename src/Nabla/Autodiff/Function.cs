@@ -17,6 +17,14 @@ public abstract class Function
     /// <summary>Given ȳ (the cotangent of <paramref name="y"/>), returns x̄ᵢ for each input; null entries mean zero.</summary>
     internal abstract Tensor?[] Vjp(Tensor y, Tensor dy);
 
+    /// <summary>
+    /// <see cref="Vjp"/> given a ȳ whose memory nothing will read after this call: no other cotangent, leaf gradient or
+    /// graph tensor shares it, and <see cref="Backprop"/> hands it back to the pool afterwards unless a result refers to
+    /// it. A rule may then write into ȳ instead of a fresh buffer (which the pool may hand out cold), and may return it so
+    /// overwritten. By default, <see cref="Vjp"/>.
+    /// </summary>
+    internal virtual Tensor?[] VjpConsuming(Tensor y, Tensor dy) => Vjp(y, dy);
+
     /// <summary>Given ẋᵢ for each input (null for zero), returns ẏ. <paramref name="x"/> holds the inputs without tangents.</summary>
     internal abstract Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx);
 

@@ -148,6 +148,21 @@ internal sealed class MaskPositive : BinaryFunction
     internal override Tensor?[] Vjp(Tensor y, Tensor dy) =>
         Reduce(Inputs[0].RequiresGrad ? Apply(new MaskPositive(), dy, Inputs[1]) : null, null);
 
+    /// <summary>
+    /// ȳ·step(<paramref name="b"/>) for a ReLU's VJP given a spent ȳ (<see cref="Function.VjpConsuming"/>): written into
+    /// ȳ itself when it is dense, of b's shape and dtype and nothing records (no graph is being built), else a fresh
+    /// tensor: the gradient the previous product just wrote is still in cache, a pooled buffer for a fresh one may not be.
+    /// Zen 3, in-process A/B against the fresh buffer, medians of three runs: the MLP's training step (batch 64)
+    /// 496–500 → 492–496 µs; LeNet's (batch 64, its ReLU a node of its own) 26.5–28.2 → 25.5–27.1 ms, two runs.
+    /// </summary>
+    internal static Tensor IntoSpent(Tensor dy, Tensor b)
+    {
+        if (GradMode.IsEnabled || dy.Tangent is not null || !dy.IsContiguous || dy.DType != b.DType || !Shapes.Equal(dy.Shape, b.Shape))
+            return Apply(new MaskPositive(), dy, b);
+        dy.Device.Backend.Binary(BinaryOp.MaskPositive, dy.View, b.View, dy.View);
+        return dy;
+    }
+
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) =>
         Combine(y, dx[0] is { } da ? Apply(new MaskPositive(), da, x[1]) : null, dx[1] is null ? null : Tensor.ZerosLike(y));
 }

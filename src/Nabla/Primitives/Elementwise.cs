@@ -119,6 +119,8 @@ internal sealed class Relu : UnaryFunction
     // ȳ·step(x) in one pass, without materializing step(x).
     internal override Tensor?[] Vjp(Tensor y, Tensor dy) => [BinaryFunction.Apply(new MaskPositive(), dy, Inputs[0])];
 
+    internal override Tensor?[] VjpConsuming(Tensor y, Tensor dy) => [MaskPositive.IntoSpent(dy, Inputs[0])];
+
     internal override Tensor Jvp(Tensor[] x, Tensor y, Tensor?[] dx) => BinaryFunction.Apply(new MaskPositive(), dx[0]!, x[0]);
 }
 

@@ -38,15 +38,19 @@ internal sealed class Linear(bool relu) : Function
         return y;
     }
 
-    internal override Tensor?[] Vjp(Tensor y, Tensor dy)
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => Rules(y, dy, relu ? BinaryFunction.Apply(new MaskPositive(), dy, y) : dy);
+
+    /// <summary>With a spent ȳ, z̄ = ȳ·step(y) overwrites ȳ (see <see cref="MaskPositive.IntoSpent"/>).</summary>
+    internal override Tensor?[] VjpConsuming(Tensor y, Tensor dy) => Rules(y, dy, relu ? MaskPositive.IntoSpent(dy, y) : dy);
+
+    private Tensor?[] Rules(Tensor y, Tensor dy, Tensor dz)
     {
         var (x, w, b) = (Inputs[0], Inputs[1], Inputs[2]);
-        var dz = relu ? BinaryFunction.Apply(new MaskPositive(), dy, y) : dy;
         // W̄ = ȳᵀ·x comes out [out, in] row-major, the layout of W itself: the optimizer reads it with no copy.
         Tensor?[] dxs = [x.RequiresGrad ? dz.MatMul(w) : null, w.RequiresGrad ? dz.T.MatMul(x) : null, b.RequiresGrad ? dz.Sum([0]) : null];
-        // The masked cotangent was made here and no result refers to it: unless it is part of a new graph (create_graph),
-        // its memory goes back to the pool now, warm for the next gradient of its size.
-        if (relu && !GradMode.IsEnabled) dz.Device.Backend.Recycle(dz.Storage);
+        // A masked cotangent made here (not ȳ's memory) that no result refers to: unless it is part of a new graph
+        // (create_graph), its memory goes back to the pool now, warm for the next gradient of its size.
+        if (relu && !ReferenceEquals(dz.Storage, dy.Storage) && !GradMode.IsEnabled) dz.Device.Backend.Recycle(dz.Storage);
         return dxs;
     }
 

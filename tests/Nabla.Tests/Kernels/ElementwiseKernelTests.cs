@@ -69,4 +69,28 @@ public class ElementwiseKernelTests
         var dx = (x.Relu().Sum() * 3).Backward().Of(x).ToArray<double>();
         for (int i = 0; i < n; i++) Assert.Equal(values[i] > 0 ? 3.0 : 0.0, dx[i]);
     }
+    /// <summary>
+    /// A small dense range runs on the calling thread with no allocation at all: a tiny op's garbage is its result alone
+    /// (a lambda that captures For's parameters would cost a closure on every call, whichever branch runs).
+    /// </summary>
+    [Fact]
+    public void Small_elementwise_kernels_allocate_nothing()
+    {
+        var device = Device.CpuWithThreads(2);
+        var a = Tensor.FromArray([1f, 2f, 3f, 4f], 4).ToDevice(device);
+        var b = Tensor.FromArray([0.5f, -2f, 0f, 8f], 4).ToDevice(device);
+        var y = Tensor.FromArray(new float[4], 4).ToDevice(device);
+        var backend = device.Backend;
+        void Run()
+        {
+            backend.Binary(BinaryOp.Add, a.View, b.View, y.View);
+            backend.Binary(BinaryOp.MaskPositive, a.View, b.View, y.View);
+            backend.Unary(UnaryOp.Exp, a.View, y.View);
+        }
+        Run();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) Run();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(new[] { 2.7182817f, 7.389056f, 20.085537f, 54.59815f }, y.ToArray<float>(), (u, v) => Math.Abs(u - v) < 1e-5f);
+    }
 }
