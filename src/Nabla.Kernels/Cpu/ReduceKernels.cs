@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Nabla.Kernels.Cpu;
@@ -89,6 +90,11 @@ internal static class ReduceKernels
         {
             // Every row combined into y, in order: SIMD across the outputs.
             var yr = y.AsSpan(0, inner);
+            if (op == ReduceOp.Sum && Vector<T>.IsSupported)
+            {
+                SumRows(x, xl.Offset, outer, yr);
+                return true;
+            }
             yr.Fill(Identity<T>(op));
             for (int r = 0; r < outer; r++)
             {
@@ -98,6 +104,47 @@ internal static class ReduceKernels
         }
         for (int o = 0; o < outer; o++) y[o] = Combine(op, Identity<T>(op), ReduceRun<T>(op, x.AsSpan(xl.Offset + o * inner, inner)));
         return true;
+    }
+
+    /// <summary>
+    /// y = Σ over the <paramref name="rows"/> rows of x (each y.Length long, dense from <paramref name="offset"/>), a block
+    /// of four vectors of columns at a time held in registers down all the rows, instead of y read and written back for
+    /// every row. Each element still adds its rows first to last from zero: the same bits. Zen 3, in-process A/B, the
+    /// MLP's bias gradients (x.Sum([0]) of [64, 256], [64, 128], [64, 10], output included): 1.7 → 0.8, 1.2 → 0.4,
+    /// 0.8 → 0.3 µs (medians); its training step 493–496 → 492–494 µs.
+    /// </summary>
+    private static void SumRows<T>(T[] x, int offset, int rows, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        int n = y.Length, w = Vector<T>.Count, j = 0;
+        ref T x0 = ref x[offset];
+        for (; j + 4 * w <= n; j += 4 * w)
+        {
+            Vector<T> s0 = Vector<T>.Zero, s1 = s0, s2 = s0, s3 = s0;
+            for (int r = 0; r < rows; r++)
+            {
+                ref T row = ref Unsafe.Add(ref x0, (nint)r * n + j);
+                s0 += Vector.LoadUnsafe(ref row);
+                s1 += Vector.LoadUnsafe(ref row, (nuint)w);
+                s2 += Vector.LoadUnsafe(ref row, (nuint)(2 * w));
+                s3 += Vector.LoadUnsafe(ref row, (nuint)(3 * w));
+            }
+            s0.CopyTo(y[j..]);
+            s1.CopyTo(y[(j + w)..]);
+            s2.CopyTo(y[(j + 2 * w)..]);
+            s3.CopyTo(y[(j + 3 * w)..]);
+        }
+        for (; j + w <= n; j += w)
+        {
+            Vector<T> s = Vector<T>.Zero;
+            for (int r = 0; r < rows; r++) s += Vector.LoadUnsafe(ref Unsafe.Add(ref x0, (nint)r * n + j));
+            s.CopyTo(y[j..]);
+        }
+        for (; j < n; j++)
+        {
+            T s = T.Zero;
+            for (int r = 0; r < rows; r++) s += Unsafe.Add(ref x0, (nint)r * n + j);
+            y[j] = s;
+        }
     }
 
     private static T ReduceRuns<T>(ReduceOp op, T[] x, int offset, int[] shape, int[] strides, T identity) where T : unmanaged, INumber<T>

@@ -51,4 +51,33 @@ public class ReduceKernelTests
 
         static int Index(int flat, int d) => d switch { 0 => flat / (7 * 300), 1 => flat / 300 % 7, _ => flat % 300 };
     }
+    /// <summary>Sums over leading axes run down whole columns in vector registers, for every element type and ragged widths.</summary>
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(64, 10)]
+    [InlineData(33, 77)]
+    [InlineData(3, 300)]
+    public void Leading_sums_give_the_general_plans_bits_for_every_element_type(int rows, int cols)
+    {
+        var g = new Generator(9);
+        var d = Tensor.Randn([rows * cols], g, DType.Float64).ToArray<double>();
+        var layout = Layout.Contiguous([rows, cols]);
+        Check(d);
+        Check(d.Select(v => (float)v).ToArray());
+        Check(d.Select(v => (long)Math.Round(v * 1000)).ToArray());
+
+        void Check<T>(T[] x) where T : unmanaged, System.Numerics.INumber<T>
+        {
+            T[] fast = new T[cols], general = new T[cols];
+            ReduceKernels.Reduce(ReduceOp.Sum, x, layout, [0], fast);
+            ReduceKernels.General(ReduceOp.Sum, x, layout, [0], general);
+            Assert.Equal(general, fast);
+            for (int j = 0; j < cols; j++)
+            {
+                T s = T.Zero;
+                for (int r = 0; r < rows; r++) s += x[r * cols + j];
+                Assert.Equal(s, fast[j]);
+            }
+        }
+    }
 }
