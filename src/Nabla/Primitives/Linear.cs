@@ -38,12 +38,13 @@ internal sealed class Linear(bool relu) : Function
         return y;
     }
 
-    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => Rules(y, dy, relu ? BinaryFunction.Apply(new MaskPositive(), dy, y) : dy);
+    internal override Tensor?[] Vjp(Tensor y, Tensor dy) => Rules(dy, relu ? BinaryFunction.Apply(new MaskPositive(), dy, y) : dy);
 
     /// <summary>With a spent ȳ, z̄ = ȳ·step(y) overwrites ȳ (see <see cref="MaskPositive.IntoSpent"/>).</summary>
-    internal override Tensor?[] VjpConsuming(Tensor y, Tensor dy) => Rules(y, dy, relu ? MaskPositive.IntoSpent(dy, y) : dy);
+    internal override Tensor?[] VjpConsuming(Tensor y, Tensor dy) => Rules(dy, relu ? MaskPositive.IntoSpent(dy, y) : dy);
 
-    private Tensor?[] Rules(Tensor y, Tensor dy, Tensor dz)
+    /// <summary>x̄, W̄ and b̄ from z̄ (<paramref name="dz"/>: ȳ itself without ReLU, else ȳ masked by step(y)).</summary>
+    private Tensor?[] Rules(Tensor dy, Tensor dz)
     {
         var (x, w, b) = (Inputs[0], Inputs[1], Inputs[2]);
         // W̄ = ȳᵀ·x comes out [out, in] row-major, the layout of W itself: the optimizer reads it with no copy.
