@@ -220,12 +220,16 @@ internal static unsafe partial class Gemm
         if (q < last) { s1 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s1); q++; }
         if (q < last) { s2 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s2); q++; }
         if (q < last) { s3 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s3); q++; }
-        for (; q + 4 <= last; q += 4)
+        // The main loop walks two pointers rather than indexing by q·v: the JIT computed each indexed address anew (three
+        // integer instructions per load). Zen 5, in-process A/B, one and two threads: 1×256×784, 1×128×784 and
+        // 1×128×256 NT 1–3 % faster in all six pairings.
+        T* xq = x + q * v, yq = y + q * v;
+        for (; q + 4 <= last; q += 4, xq += 4 * v, yq += 4 * v)
         {
-            s0 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s0);
-            s1 = Lanes512.Fma(Vector512.Load(x + (q + 1) * v), Vector512.LoadAligned(y + (q + 1) * v), s1);
-            s2 = Lanes512.Fma(Vector512.Load(x + (q + 2) * v), Vector512.LoadAligned(y + (q + 2) * v), s2);
-            s3 = Lanes512.Fma(Vector512.Load(x + (q + 3) * v), Vector512.LoadAligned(y + (q + 3) * v), s3);
+            s0 = Lanes512.Fma(Vector512.Load(xq), Vector512.LoadAligned(yq), s0);
+            s1 = Lanes512.Fma(Vector512.Load(xq + v), Vector512.LoadAligned(yq + v), s1);
+            s2 = Lanes512.Fma(Vector512.Load(xq + 2 * v), Vector512.LoadAligned(yq + 2 * v), s2);
+            s3 = Lanes512.Fma(Vector512.Load(xq + 3 * v), Vector512.LoadAligned(yq + 3 * v), s3);
         }
         if (q < last) { s0 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s0); q++; }
         if (q < last) { s1 = Lanes512.Fma(Vector512.Load(x + q * v), Vector512.LoadAligned(y + q * v), s1); q++; }
