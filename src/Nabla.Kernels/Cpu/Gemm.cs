@@ -21,7 +21,7 @@ namespace Nabla.Kernels.Cpu;
 /// so no layout ever costs an extra copy. With few rows (one row block, e.g. batch 64) B is not packed ahead: the
 /// micro-kernel reads untransposed B rows in place (unless their stride crowds them into a few L1 sets), and other B
 /// slices are packed one kc×NR slice at a time. Likewise
-/// a row-major A of at most 96 rows per thread is read in place by the AVX2 kernel (<see cref="UnpackedA{T, TKernel}"/>).
+/// a row-major A of at most 96 rows per thread, or of one row block, is read in place (<see cref="UnpackedA{T, TKernel}"/>).
 /// </para>
 /// <para>
 /// Blocking (sizes in elements; float numbers in brackets for the AVX-512 kernel, double is the same count at twice
@@ -259,6 +259,9 @@ internal static unsafe partial class Gemm
         /// stride <paramref name="ldc"/>; C is not read when beta is 0.
         /// </summary>
         static abstract void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta);
+
+        /// <summary><see cref="Run"/> with MR rows of a row-major A read in place, <paramref name="lda"/> apart, each contiguous over the depth.</summary>
+        static abstract void RunRowMajorA(nint kc, T* a, nint lda, T* b, nint ldb, T* c, nint ldc, T alpha, T beta);
     }
 
     /// <summary>
@@ -393,8 +396,8 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// Whether the AVX2 kernel reads A's rows where they lie instead of packing them: A row-major (each row contiguous
-    /// over the depth, as the kernel's six broadcasts can read it), and at most <see cref="UnpackedARows"/> rows for
+    /// Whether the micro-kernel reads A's rows where they lie instead of packing them: A row-major (each row contiguous
+    /// over the depth, as the kernel's six or eight broadcasts can read it), and at most <see cref="UnpackedARows"/> rows for
     /// this task or a product of one row block (m ≤ <see cref="MC"/>). Packing such an A is a transpose (6×8 blocks)
     /// repeated by every task that shares the rows, for little reuse. Zen 3, in-process A/B: 64×256×784 NT (the MLP's
     /// first layer at batch 64) +3.5–4 %, 64×128×256 NT +5 %, 128×256×784 NN (rows split, 64 per thread) +1.4–3 %,
@@ -405,11 +408,18 @@ internal static unsafe partial class Gemm
     /// the MLP's batch-256 inference 731 → 692 and 726 → 691 µs, its training step and LeNet's unchanged; one thread
     /// −0.7 % to +1.3 % (256×10×128: +30 %). Several row blocks keep packing theirs, reused over all of B's columns:
     /// 1024³ and 2048³ were 5 % slower in place.
+    /// <para>
+    /// The AVX-512 kernel (8 rows) packed every A until measured on Zen 5, in-process A/B, two threads: 64×256×784 NT
+    /// (the MLP's first layer at batch 64) 0.89–0.92 of the time packed, 64×128×256 NT 0.83, 64×256×128 NN 0.87,
+    /// 128×256×784 NN 0.71–0.75, 256×256×784 NT 0.71, 256³ 0.66–0.70, 256×10×128 NT 0.74, 64×128×3136 NT 0.83,
+    /// 288×256×784 NT 0.93; one thread 0.95–1.0; 1024³ (several row blocks, still packed) unchanged. The MLP's training
+    /// step (batch 64) 221 → 212 µs; LeNet's unchanged (its convolutions' weights come packed once, by Gemm.Share).
+    /// </para>
     /// </summary>
     private static bool UnpackedA<T, TKernel>(Problem<T> p, int rows)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
-        => typeof(TKernel) == typeof(Vector256Kernel<T>) && p.A.Col == 1 && (rows <= UnpackedARows || p.M <= MC);
+        => p.A.Col == 1 && (rows <= UnpackedARows || p.M <= MC);
 
     /// <summary>Most rows of A one task reads in place (see <see cref="UnpackedA{T, TKernel}"/>): 16 row panels.</summary>
     private const int UnpackedARows = 96;
@@ -526,7 +536,7 @@ internal static unsafe partial class Gemm
                         if (kernelRows < mr)
                             Vector256Kernel<T>.RunShort(kernelRows, kcur, aPanel, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
                         else if (unpackedA && rows == mr)
-                            Vector256Kernel<T>.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
+                            TKernel.RunRowMajorA(kcur, p.A.At(ic + ir, pc), p.A.Row, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
                         else TKernel.Run(kcur, aPanel, bPanel, ldb, tile, ldt, p.Alpha, tileBeta);
                         if (!whole) AddEdge(edge, nr, cTile, p.C.Row, rows, cols, beta, bias == null ? null : bias + j);
                         if (rectify) Rectify(cTile, p.C.Row, rows, cols);
@@ -674,25 +684,38 @@ internal static unsafe partial class Gemm
         public static int NR => 2 * Vector512<T>.Count;
         public static int KcBytes => 2048;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        // A call per tile, as when the kernel was tuned: inlined into PackedBlock the loop spilled ldb to the stack (the
+        // same speed, measured on Zen 5: 512³–2048³ and the MLP's shapes within ±0.6 %), for a PackedBlock twice the size.
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void Run(nint kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
+            => Tile(kc, a, 1, 8, b, ldb, c, ldc, alpha, beta);
+
+        /// <summary><see cref="Run"/> with A read where it lies: eight rows of a row-major A, <paramref name="lda"/> apart.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        public static void RunRowMajorA(nint kc, T* a, nint lda, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
+            => Tile(kc, a, lda, 1, b, ldb, c, ldc, alpha, beta);
+
+        /// <summary>The tile's body: A's element (row r, depth p) is at a[p·depthStride + r·rowStride].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tile(nint kc, T* a, nint rowStride, nint depthStride, T* b, nint ldb, T* c, nint ldc, T alpha, T beta)
         {
             Vector512<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
             Vector512<T> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
             Vector512<T> c6a = default, c6b = default, c7a = default, c7b = default;
+            nint r1 = rowStride, r2 = 2 * rowStride, r3 = 3 * rowStride, r4 = 4 * rowStride, r5 = 5 * rowStride, r6 = 6 * rowStride, r7 = 7 * rowStride;
             for (nint p = 0; p < kc; p++)
             {
                 var b0 = Vector512.Load(b);
                 var b1 = Vector512.Load(b + Vector512<T>.Count);
                 var x = Vector512.Create(a[0]); c0a = Lanes512.Fma(x, b0, c0a); c0b = Lanes512.Fma(x, b1, c0b);
-                x = Vector512.Create(a[1]); c1a = Lanes512.Fma(x, b0, c1a); c1b = Lanes512.Fma(x, b1, c1b);
-                x = Vector512.Create(a[2]); c2a = Lanes512.Fma(x, b0, c2a); c2b = Lanes512.Fma(x, b1, c2b);
-                x = Vector512.Create(a[3]); c3a = Lanes512.Fma(x, b0, c3a); c3b = Lanes512.Fma(x, b1, c3b);
-                x = Vector512.Create(a[4]); c4a = Lanes512.Fma(x, b0, c4a); c4b = Lanes512.Fma(x, b1, c4b);
-                x = Vector512.Create(a[5]); c5a = Lanes512.Fma(x, b0, c5a); c5b = Lanes512.Fma(x, b1, c5b);
-                x = Vector512.Create(a[6]); c6a = Lanes512.Fma(x, b0, c6a); c6b = Lanes512.Fma(x, b1, c6b);
-                x = Vector512.Create(a[7]); c7a = Lanes512.Fma(x, b0, c7a); c7b = Lanes512.Fma(x, b1, c7b);
-                a += 8;
+                x = Vector512.Create(a[r1]); c1a = Lanes512.Fma(x, b0, c1a); c1b = Lanes512.Fma(x, b1, c1b);
+                x = Vector512.Create(a[r2]); c2a = Lanes512.Fma(x, b0, c2a); c2b = Lanes512.Fma(x, b1, c2b);
+                x = Vector512.Create(a[r3]); c3a = Lanes512.Fma(x, b0, c3a); c3b = Lanes512.Fma(x, b1, c3b);
+                x = Vector512.Create(a[r4]); c4a = Lanes512.Fma(x, b0, c4a); c4b = Lanes512.Fma(x, b1, c4b);
+                x = Vector512.Create(a[r5]); c5a = Lanes512.Fma(x, b0, c5a); c5b = Lanes512.Fma(x, b1, c5b);
+                x = Vector512.Create(a[r6]); c6a = Lanes512.Fma(x, b0, c6a); c6b = Lanes512.Fma(x, b1, c6b);
+                x = Vector512.Create(a[r7]); c7a = Lanes512.Fma(x, b0, c7a); c7b = Lanes512.Fma(x, b1, c7b);
+                a += depthStride;
                 b += ldb;
             }
             var va = Vector512.Create(alpha);
