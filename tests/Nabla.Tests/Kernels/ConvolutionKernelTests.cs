@@ -150,6 +150,23 @@ public class ConvolutionKernelTests
         Assert.Equal((3, 3), (odd.OutHeight, odd.OutWidth));
     }
 
+    [Fact]
+    public void Lenets_second_layer_runs_its_float32_forward_through_winograd_from_enough_tiles()
+    {
+        // 5×5 with 32→64 channels: Winograd's forward where it has tiles enough (batch 64: 3136), whatever the CPU's
+        // vector width; float64 and a single image (49 tiles) go elsewhere. The gradients keep their own kernels.
+        var batch64 = new ConvGeometry(64, 32, 14, 14, 64, 5, 5, PadH: 2, PadW: 2);
+        var single = batch64 with { Batch = 1 };
+        Assert.Equal(ConvAlgorithm.Winograd, Convolution.ForwardAlgorithm<float>(batch64));
+        Assert.NotEqual(ConvAlgorithm.Winograd, Convolution.ForwardAlgorithm<double>(batch64));
+        Assert.NotEqual(ConvAlgorithm.Winograd, Convolution.ForwardAlgorithm<float>(single));
+        if (DirectConvolution.IsAvailable<float>())
+        {
+            Assert.Equal(ConvAlgorithm.Channel, Convolution.BackwardInputAlgorithm<float>(batch64));
+            Assert.Equal(ConvAlgorithm.Channel, Convolution.BackwardWeightAlgorithm<float>(batch64));
+        }
+    }
+
     [Theory]
     [InlineData(3, 3, 5, 0, 1, 1, "Conv2d: input 3x3 with padding 0 is smaller than the dilated kernel 5x5")]
     [InlineData(5, 5, 3, 0, 3, 1, "Conv2d: input 5x5 with padding 0 is smaller than the dilated kernel 7x7")]
