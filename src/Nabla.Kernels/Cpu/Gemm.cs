@@ -379,8 +379,10 @@ internal static unsafe partial class Gemm
     /// 196 rows) 186 → 167 µs, 64×1024×1024 NN (1 set) 1290 → 900 µs, 64×256×128 NN 28.3 → 26.8 µs; ldb 800 (32 sets,
     /// 196 rows) was 4 % faster in place; ldb 3136 (16 sets, 128 rows: LeNet's fc1) 3 % faster packed alone but 0.3 %
     /// slower in LeNet's training step, hence the margin of twice the sets' lines; below 6 row panels (30 rows of
-    /// 64×256×784: even; 12 rows: 34 → 46 µs packed) in place always wins. The AVX-512 kernel keeps reading in place, as
-    /// it was tuned (no such CPU at hand to measure the rule on).
+    /// 64×256×784: even; 12 rows: 34 → 46 µs packed) in place always wins. The AVX-512 kernel keeps reading in place:
+    /// the same rule applied to it on Zen 5 (48 KB, 12 ways; in-process A/B, two threads) helped only B rows 4 KB apart
+    /// (64×1024×1024 NN 0.90 of the time) and hurt the others measured (the MLP's 64×256×128 NN 1.03 and 128×256×784 NN
+    /// 1.06, 64×128×3136 NN 1.17; 64×784×256, 64×196×800 and 128×784×256 NN unchanged).
     /// </summary>
     private static bool ReadsBInPlace<T, TKernel>(Problem<T> p, int rows, int kc)
         where T : unmanaged, IFloatingPointIeee754<T>

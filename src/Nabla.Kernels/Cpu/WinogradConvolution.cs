@@ -25,8 +25,9 @@ namespace Nabla.Kernels.Cpu;
 /// Their large entries (G up to 16, Aᵀ up to 8) cost float32 accuracy: on 8 images of 32→64 channels the largest error
 /// against a float64 reference is ≈ 2·10⁻⁵ of the output's RMS for both kernel sizes (the weight gradient: 3·10⁻⁵ for
 /// 5×5, 1.3·10⁻⁵ for 3×3), im2col's ≈ 2·10⁻⁶. Training is not hurt: the LeNet run of scripts/main.sh reaches 0.9225 test
-/// accuracy with it on a Zen 3 machine, 0.9214 without it on AVX-512 (docs/results.md; there only the forward pass of
-/// 5×5 layers comes here since, see <see cref="Convolution.ForwardAlgorithm{T}"/>); float64 never comes here.
+/// accuracy with it on a Zen 3 machine, 0.9214 without it on AVX-512, and 0.9226 there with its forward pass alone, as
+/// that machine now dispatches 5×5 layers (docs/results.md; <see cref="Convolution.ForwardAlgorithm{T}"/>); float64 never
+/// comes here.
 /// </para>
 /// <para>
 /// The input gradient of a stride-1 convolution is itself one, over dy with the kernels flipped and their channel axes
