@@ -399,17 +399,17 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// Whether the micro-kernel reads A's rows where they lie instead of packing them: A row-major (each row contiguous
-    /// over the depth, as the kernel's six or eight broadcasts can read it), and at most <see cref="UnpackedARows"/> rows for
-    /// this task or a product of one row block (m ≤ <see cref="MC"/>). Packing such an A is a transpose (6×8 blocks)
-    /// repeated by every task that shares the rows, for little reuse. Zen 3, in-process A/B: 64×256×784 NT (the MLP's
-    /// first layer at batch 64) +3.5–4 %, 64×128×256 NT +5 %, 128×256×784 NN (rows split, 64 per thread) +1.4–3 %,
-    /// 64×256×128 NN +2.5 %, the MLP's training step −1 %, LeNet's 26.0 → 25.0 ms (−3.8 %; its convolutions' weights are
-    /// the A of their products). One row block of more rows, in place instead of packed whole beforehand (two threads
-    /// splitting the columns) or block by block (rows split, or one thread): 256×256×784 NT 602 → 577 µs, 128×256×784
-    /// NN 329 → 315, 256³ 200 → 191, 288×256×784 NT 663 → 650, 128×784×256 NT 306 → 301, 256×10×128 NT 10.3 → 8.6 µs;
-    /// the MLP's batch-256 inference 731 → 692 and 726 → 691 µs, its training step and LeNet's unchanged; one thread
-    /// −0.7 % to +1.3 % (256×10×128: +30 %). Several row blocks keep packing theirs, reused over all of B's columns:
-    /// 1024³ and 2048³ were 5 % slower in place.
+    /// over the depth, as the kernel's six or eight broadcasts can read it), and at most <see cref="UnpackedARows"/>
+    /// rows for this task or a product of one row block (m ≤ <see cref="MC"/>). Packing such an A is a transpose (6×8
+    /// blocks for the AVX2 kernel, 8×8 for the AVX-512 one) repeated by every task that shares the rows, for little
+    /// reuse. Zen 3, in-process A/B: 64×256×784 NT (the MLP's first layer at batch 64) +3.5–4 %, 64×128×256 NT +5 %,
+    /// 128×256×784 NN (rows split, 64 per thread) +1.4–3 %, 64×256×128 NN +2.5 %, the MLP's training step −1 %, LeNet's
+    /// 26.0 → 25.0 ms (−3.8 %; its convolutions' weights are the A of their products). One row block of more rows, in
+    /// place instead of packed whole beforehand (two threads splitting the columns) or block by block (rows split, or
+    /// one thread): 256×256×784 NT 602 → 577 µs, 128×256×784 NN 329 → 315, 256³ 200 → 191, 288×256×784 NT 663 → 650,
+    /// 128×784×256 NT 306 → 301, 256×10×128 NT 10.3 → 8.6 µs; the MLP's batch-256 inference 731 → 692 and 726 → 691 µs,
+    /// its training step and LeNet's unchanged; one thread −0.7 % to +1.3 % (256×10×128: +30 %). Several row blocks
+    /// keep packing theirs, reused over all of B's columns: 1024³ and 2048³ were 5 % slower in place.
     /// <para>
     /// The AVX-512 kernel (8 rows) packed every A until measured on Zen 5, in-process A/B, two threads: 64×256×784 NT
     /// (the MLP's first layer at batch 64) 0.89–0.92 of the time packed, 64×128×256 NT 0.83, 64×256×128 NN 0.87,
