@@ -138,29 +138,30 @@ internal static unsafe partial class Gemm
 
         fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
+            // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
+            var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
+            var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
             var cm = new Matrix<T>(pc + cOffset, ldc, 1);
             T* rowBias = bias is null ? null : pbias + biasOffset;
-            bool packs = Packs(m, n, k) && k != 0 && alpha != T.Zero;
-            if (rowBias != null && !packs)
+            bool work = k != 0 && alpha != T.Zero, packs = work && Packs(m, n, k);
+            // The packed path and the dot products add the bias and rectify as each result is made (see Fuses).
+            bool fused = packs || (work && Fuses(bm));
+            if (rowBias != null && !fused)
             {
-                // Only the packed path adds a bias tile by tile; elsewhere C starts as the bias and the product adds onto it.
+                // Elsewhere C starts as the bias and the product adds onto it.
                 for (int i = 0; i < m; i++) new ReadOnlySpan<T>(rowBias, n).CopyTo(new Span<T>(cm.At(i, 0), n));
                 beta = T.One;
                 rowBias = null;
             }
-            if (k == 0 || alpha == T.Zero) ScaleC(cm, m, n, beta);
+            if (!work) ScaleC(cm, m, n, beta);
             else
             {
-                // Element (r, s) of op(X) is at base + r*Row + s*Col; transposition just swaps the strides.
-                var am = transA ? new Matrix<T>(pa + aOffset, 1, lda) : new Matrix<T>(pa + aOffset, lda, 1);
-                var bm = transB ? new Matrix<T>(pb + bOffset, 1, ldb) : new Matrix<T>(pb + bOffset, ldb, 1);
-                var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias, relu && packs);
+                var p = new Problem<T>(am, bm, cm, m, n, k, alpha, beta, rowBias, relu && fused);
                 if (!packs) Direct(p, threads);
                 else if (Vector512.IsHardwareAccelerated) Packed<T, Vector512Kernel<T>>(p, threads, null);
                 else Packed<T, Vector256Kernel<T>>(p, threads, null);
             }
-            // The packed path rectifies each tile as it completes; elsewhere a pass over C does.
-            if (relu && !packs) Rectify(cm.Base, ldc, m, n);
+            if (relu && !fused) Rectify(cm.Base, ldc, m, n);
         }
     }
 
@@ -213,7 +214,7 @@ internal static unsafe partial class Gemm
         public readonly T Alpha = alpha, Beta = beta;
         public readonly T* Bias = bias;
 
-        /// <summary>Whether each tile is rectified (max with 0) after its last depth block (the packed path only).</summary>
+        /// <summary>Whether each result is rectified (max with 0) as it is made: the packed path and the dot products only.</summary>
         public readonly bool Relu = relu;
     }
 
