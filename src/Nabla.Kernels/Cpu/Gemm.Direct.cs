@@ -107,7 +107,9 @@ internal static unsafe partial class Gemm
             // by one transpose-and-add tree, rather than each by its own horizontal sum (≈ 20 instructions on a long
             // dependency chain: as much as the 16 FMAs of a 256-long row). A last, partial block pads with zeros and
             // stores under a mask: the 10 classes of a classifier's last layer were 10 scalar sums (Dot). Zen 5, the MLP's
-            // batch-1 inference, in-process A/B, three runs: 4.81–4.93 → 4.62–4.80 µs (medians).
+            // batch-1 inference, in-process A/B, three runs: 4.81–4.93 → 4.62–4.80 µs (medians). Lane l of the tree
+            // depends on row j + l alone, so a column's bits do not depend on the block (whole or partial) or the thread
+            // that takes it.
             int width = Vector512<T>.Count;
             var partial = stackalloc Vector512<T>[Vector512<T>.Count];
             for (; j < j1; j += width)
@@ -167,8 +169,8 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// alpha·sums + beta·C (fused) + bias, then max with 0 if rectifying: the sums of one block of columns j.., the
-    /// same bits as copying the bias over C first and adding the product with beta = 1. Reads only the first
-    /// <paramref name="whole"/>-or-<paramref name="mask"/> lanes of C and the bias.
+    /// same bits as copying the bias over C first and adding the product with beta = 1. C (when beta ≠ 0) and the bias
+    /// are read whole, or, for a partial block, only in the lanes set in <paramref name="mask"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Finish<T>(Problem<T> p, Vector512<T> sums, T* ci, nint j, bool whole, Vector512<T> mask) where T : unmanaged, IFloatingPointIeee754<T>

@@ -7,8 +7,9 @@ namespace Nabla.Tests.Autodiff;
 /// <summary>
 /// A backward pass hands an intermediate gradient's buffer back to the pool once its node's VJP has used it (see
 /// Backprop.Run and its Holders), and a ReLU's VJP (alone or fused into Linear) masks such a spent gradient in place:
-/// the next gradient of that size takes the buffer while it is still in cache. Nothing anyone can still read is ever handed out: not the seed, a graph
-/// tensor, a leaf's gradient, or a cotangent still waiting for its node, even when a VJP passes its cotangent on.
+/// the next gradient of that size takes the buffer while it is still in cache. Nothing anyone can still read is ever
+/// handed out: not the seed, a graph tensor, a leaf's gradient, or a cotangent still waiting for its node, even when a
+/// VJP passes its cotangent on.
 /// </summary>
 public class SpentCotangentTests
 {

@@ -69,6 +69,7 @@ public class ElementwiseKernelTests
         var dx = (x.Relu().Sum() * 3).Backward().Of(x).ToArray<double>();
         for (int i = 0; i < n; i++) Assert.Equal(values[i] > 0 ? 3.0 : 0.0, dx[i]);
     }
+
     /// <summary>
     /// A small dense range runs on the calling thread with no allocation at all: a tiny op's garbage is its result alone
     /// (a lambda that captures For's parameters would cost a closure on every call, whichever branch runs).

@@ -51,6 +51,7 @@ public class ReduceKernelTests
 
         static int Index(int flat, int d) => d switch { 0 => flat / (7 * 300), 1 => flat / 300 % 7, _ => flat % 300 };
     }
+
     /// <summary>Sums over leading axes run down whole columns in vector registers, for every element type and ragged widths.</summary>
     [Theory]
     [InlineData(1, 3)]
