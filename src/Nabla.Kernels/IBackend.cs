@@ -4,7 +4,8 @@ namespace Nabla.Kernels;
 /// The kernel contract: everything a device must implement for tensors and automatic differentiation to work on it.
 /// Kernels compute values only; gradients are built above from differentiable primitives, so a backend never sees them.
 /// Outputs are always freshly allocated, contiguous views unless stated otherwise; inputs may have any strides
-/// (stride 0 for broadcast dimensions). Callers validate shapes; kernels assume consistent arguments.
+/// (stride 0 for broadcast dimensions). Callers validate shapes; kernels assume consistent arguments. Every method
+/// that writes a view calls <see cref="Storage.Touch"/> on its storage, so copies derived from it know they are stale.
 /// </summary>
 public interface IBackend
 {
@@ -73,8 +74,11 @@ public interface IBackend
     /// dst = a · b + bias, the bias [n] added to every row (PyTorch's addmm): a [m, k], b [k, n], each row-major or
     /// transposed, dst [m, n]. One pass: the bias is not first copied over dst. With <paramref name="relu"/>,
     /// dst = max(a · b + bias, 0), also in the same pass (a Linear layer and its ReLU, in inference).
+    /// <paramref name="reusesB"/> says b is a weight that later calls will read again unchanged (the product is not
+    /// recorded for differentiation: inference), so a device may keep a copy of it in a layout of its own, tied to
+    /// the storage's <see cref="Storage.Version"/>.
     /// </summary>
-    void AddMm(View bias, View a, View b, View dst, bool relu);
+    void AddMm(View bias, View a, View b, View dst, bool relu, bool reusesB);
 
     /// <summary>dst[…, i, …] = src[…, index[…, i, …], …] along <paramref name="axis"/>; index is Int64 with dst's shape.</summary>
     void Gather(View src, View index, int axis, View dst);

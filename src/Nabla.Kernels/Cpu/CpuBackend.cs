@@ -80,6 +80,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Copy(View src, View dst)
     {
+        dst.Storage.Touch();
         if (src.DType == dst.DType)
         {
             switch (src.DType)
@@ -114,6 +115,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Fill(View dst, double value)
     {
+        dst.Storage.Touch();
         var l = dst.Layout;
         switch (dst.DType)
         {
@@ -126,6 +128,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Unary(UnaryOp op, View x, View dst)
     {
+        dst.Storage.Touch();
         if (dst.DType is not (DType.Float32 or DType.Float64 or DType.Int64))
             throw new NotSupportedException($"{op} is not defined for {dst.DType} tensors");
         var source = DenseSource(x, dst);
@@ -155,6 +158,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Binary(BinaryOp op, View a, View b, View dst)
     {
+        dst.Storage.Touch();
         if (op.IsComparison())
         {
             var y = Data<byte>(dst);
@@ -199,6 +203,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Where(View cond, View a, View b, View dst)
     {
+        dst.Storage.Touch();
         byte[] c = Data<byte>(cond);
         switch (dst.DType)
         {
@@ -211,6 +216,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void Reduce(ReduceOp op, View x, int[] axes, View dst)
     {
+        dst.Storage.Touch();
         switch (x.DType)
         {
             case DType.Float32: ReduceKernels.Reduce(op, Data<float>(x), x.Layout, axes, Data<float>(dst)); break;
@@ -233,6 +239,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void LogSoftmax(View x, int axis, View dst)
     {
+        dst.Storage.Touch();
         var source = DenseSource(x, dst);   // the kernel may work in place
         int[] shape = dst.Layout.Shape;
         var (outer, inner) = Strides.AroundAxis(shape, axis);
@@ -246,6 +253,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void ArgReduce(ArgReduceOp op, View x, int axis, View dst)
     {
+        dst.Storage.Touch();
         long[] y = Data<long>(dst);
         switch (x.DType)
         {
@@ -258,6 +266,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void MatMul(View a, View b, View dst, bool accumulate)
     {
+        dst.Storage.Touch();
         int t = Threads;
         switch (dst.DType)
         {
@@ -273,19 +282,20 @@ public sealed partial class CpuBackend(int threads) : IBackend
         }
     }
 
-    public void AddMm(View bias, View a, View b, View dst, bool relu)
+    public void AddMm(View bias, View a, View b, View dst, bool relu, bool reusesB)
     {
+        dst.Storage.Touch();
         if (dst.Layout.Rank != 2 || bias.Layout.Rank != 1 || bias.Layout.Shape[0] != dst.Layout.Shape[1])
             throw new ArgumentException($"AddMm: expected a bias [n] and dst [m, n], got [{string.Join(", ", bias.Layout.Shape)}] and [{string.Join(", ", dst.Layout.Shape)}]");
         switch (dst.DType)
         {
-            case DType.Float32: AddMm<float>(bias, a, b, dst, relu); break;
-            case DType.Float64: AddMm<double>(bias, a, b, dst, relu); break;
+            case DType.Float32: AddMm<float>(bias, a, b, dst, relu, reusesB); break;
+            case DType.Float64: AddMm<double>(bias, a, b, dst, relu, reusesB); break;
             default: throw new NotSupportedException($"AddMm is not defined for {dst.DType} tensors");
         }
     }
 
-    private void AddMm<T>(View bias, View a, View b, View dst, bool relu) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private void AddMm<T>(View bias, View a, View b, View dst, bool relu, bool reusesB) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         T[] v = Data<T>(bias);
         int vo = bias.Layout.Offset, t = Threads;
@@ -296,12 +306,20 @@ public sealed partial class CpuBackend(int threads) : IBackend
             CopyKernels.Copy(v, bias.Layout, dense, Layout.Contiguous(bias.Layout.Shape));
             (v, vo) = (dense, 0);
         }
+        // One row of x by a weight kept for reuse: the weight's packed panels (made now if missing or stale).
+        if (reusesB && dst.Layout.Shape[0] == 1 && (a.Layout.Strides[1] == 1 || a.Layout.Shape[1] == 1)
+            && WeightPanels.For(b, Data<T>(b), t) is { } panels)
+        {
+            Gemm.Multiply(panels, T.One, Data<T>(a), a.Layout.Offset, v, vo, Data<T>(dst), dst.Layout.Offset, t, relu);
+            return;
+        }
         MatMulKernel.Run(Data<T>(a), a.Layout, Data<T>(b), b.Layout, Data<T>(dst), dst.Layout, t,
             (ta, tb, m, n, k, x, xo, lx, y, yo, ly, z, zo, lz) => Gemm.Multiply(ta, tb, m, n, k, T.One, x, xo, lx, y, yo, ly, v, vo, z, zo, lz, t, relu));
     }
 
     public void Gather(View src, View index, int axis, View dst)
     {
+        dst.Storage.Touch();
         long[] idx = Data<long>(index);
         switch (src.DType)
         {
@@ -314,6 +332,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void IndexSelect(View src, View index, int axis, View dst)
     {
+        dst.Storage.Touch();
         long[] idx = Data<long>(index);
         int o = dst.Layout.Offset, t = Threads;
         switch (src.DType)
@@ -327,6 +346,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public IPending BeginIndexSelect(View src, View index, int axis, View dst)
     {
+        dst.Storage.Touch();
         long[] idx = Data<long>(index);
         int o = dst.Layout.Offset, t = Threads;
         // The pending work holds dst's storage, so the buffer pool cannot hand its memory out again before it is done.
@@ -341,6 +361,7 @@ public sealed partial class CpuBackend(int threads) : IBackend
 
     public void ScatterAdd(View src, View index, int axis, View dst)
     {
+        dst.Storage.Touch();
         long[] idx = Data<long>(index);
         switch (src.DType)
         {

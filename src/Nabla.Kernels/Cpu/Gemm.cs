@@ -43,7 +43,9 @@ namespace Nabla.Kernels.Cpu;
 /// <para>
 /// Small products (too little work to repay packing, or m ≤ 4, e.g. batch-1 inference) take the direct path
 /// (Gemm.Direct.cs): row updates (C row += a·B row) on the calling thread when B rows are contiguous, dot products
-/// when op(B) is transposed, split over the threads by columns when B is large.
+/// when op(B) is transposed, split over the threads by columns when B is large. A B that one-row products read again
+/// unchanged (a weight, in batch-1 inference) is better packed once into column panels and kept (Gemm.Panels.cs,
+/// <see cref="PackedB{T}"/>); the backend keeps that copy with the weight's storage (<see cref="WeightPanels"/>).
 /// </para>
 /// <para>
 /// Micro-kernel choice is fixed when the JIT compiles: Vector512 (8×32 floats, 16 zmm registers hold C)

@@ -15,7 +15,10 @@ public sealed partial class Tensor
         Device.Backend.Copy(source.View, View);
     }
 
-    /// <summary>The dense elements of a contiguous CPU tensor, for kernels that update parameters in place (optimizers).</summary>
+    /// <summary>
+    /// The dense elements of a contiguous CPU tensor, for kernels that update parameters in place (optimizers). Counts
+    /// as a write (<see cref="Kernels.Storage.Touch"/>): copies derived from the tensor are made again before their next use.
+    /// </summary>
     /// <remarks>
     /// The span does not keep the tensor alive: its buffer may be recycled (CPU buffer pool) once the tensor is
     /// unreachable, so the caller keeps a reference to the tensor for as long as it uses the span.
@@ -24,6 +27,7 @@ public sealed partial class Tensor
     {
         if (!IsContiguous) throw new InvalidOperationException("AsSpan: tensor is not contiguous");
         var data = (Storage as CpuStorage<T>)?.Data ?? throw new InvalidOperationException($"AsSpan<{typeof(T).Name}>: tensor holds {DType} on {Device}");
+        Storage.Touch();   // the caller writes through the span (see Storage.Version)
         return data.AsSpan(Layout.Offset, Count);
     }
 }

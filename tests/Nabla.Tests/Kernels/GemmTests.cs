@@ -345,7 +345,7 @@ public class GemmTests
     private static int Seed(int m, int n, int k, bool transA, bool transB)
         => ((m * 1009 + n) * 1009 + k) * 4 + (transA ? 2 : 0) + (transB ? 1 : 0);
 
-    private static T[] Random<T>(Random rng, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T[] Random<T>(Random rng, int length) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = new T[length];
         for (int i = 0; i < length; i++) x[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
@@ -360,7 +360,7 @@ public class GemmTests
             Gemm.Multiply(transA, transB, m, n, k, (double)(object)alpha!, (double[])(object)a, aOff, lda, (double[])(object)b, bOff, ldb, (double)(object)beta!, (double[])(object)c, cOff, ldc, threads);
     }
 
-    private static void Reference<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T beta, T[] c, int cOff, int ldc)
+    internal static void Reference<T>(bool transA, bool transB, int m, int n, int k, T alpha, T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T beta, T[] c, int cOff, int ldc)
     {
         if (typeof(T) == typeof(float))
             ReferenceGemm.Multiply(transA, transB, m, n, k, (float)(object)alpha!, (float[])(object)a, aOff, lda, (float[])(object)b, bOff, ldb, (float)(object)beta!, (float[])(object)c, cOff, ldc);
