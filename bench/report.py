@@ -242,7 +242,9 @@ def main():
     md.append("- Workloads: MLP 784-256-128-10, batch 64, SGD lr 0.05 momentum 0.9, one Fashion-MNIST epoch (60000 images, 938 batches); "
               "LeNet (conv5×5 1→32 pad 2, ReLU, maxpool 2, conv5×5 32→64 pad 2, ReLU, maxpool 2, fc 3136→128, ReLU, fc 128→10), "
               f"batch 64, Adam lr 1e-3, {'the first 200 batches of an epoch (quick mode)' if quick else 'one epoch'}; "
-              "inference under `Autograd.NoGrad()` / `torch.no_grad()` on test images with freshly initialized weights.")
+              "inference under `Autograd.NoGrad()` / `torch.no_grad()` on test images with freshly initialized weights (at batch 1 "
+              "Nabla's Linear layers read a packed copy of each weight, made on the first call and kept while the weight is "
+              "unchanged; the warm-up calls include that first one).")
     md.append("")
     md.append("## Timings\n")
     md.append("Ratios are Nabla's time over a peer's: **time ratios, lower is better** for Nabla (1.0 = parity, 2.0 = Nabla takes "
