@@ -8,7 +8,8 @@ namespace Nabla.Kernels.Cpu;
 /// </summary>
 /// <remarks>
 /// Zen 5, the MLP's batch-1 inference (784-256-128-10), in-process A/B against the unpacked dot products, three runs:
-/// 4.65–4.74 → 3.29–3.38 µs (medians), and 6.40 → 5.19 µs in a process where this VM ran slow.
+/// 4.65–4.74 → 3.29–3.38 µs (medians), and 6.40 → 5.19 µs in a process where this VM ran slow; with AVX-512 off
+/// (the 256-bit kernels) 4.95–5.07 → 3.67–3.72 µs. LeNet's batch-1 inference (fc1: 3136×128) 2 % faster.
 /// <para>
 /// Only products the caller marks as reusing B take it (the backend's AddMm: an unrecorded Linear, i.e. inference), so
 /// batch-1 training, whose weights change every step, never pays for packing. Packing again after a write costs a few
