@@ -11,27 +11,20 @@ namespace Nabla.Kernels.Cpu;
 /// front to back and broadcasts x. Made by <see cref="Gemm.PackWholeB{T}"/>, used by
 /// <see cref="Gemm.Multiply{T}(PackedB{T}, T, T[], int, T[], int, T[], int, int, bool)"/>.
 /// </summary>
-internal sealed class PackedB<T> where T : unmanaged
+internal sealed class PackedB<T>(int k, int n, int width, T[] buffer, int start) where T : unmanaged
 {
-    internal PackedB(int k, int n, int width, T[] buffer, int start)
-    {
-        K = k;
-        N = n;
-        Width = width;
-        Buffer = buffer;
-        Start = start;
-    }
+    public int K { get; } = k;
+    public int N { get; } = n;
 
-    public int K { get; }
-    public int N { get; }
-
-    /// <summary>Columns per panel. Panel q holds columns q·Width.. and starts at element q·Width·K; the last one is
-    /// narrower when n is not a multiple (rounded up to whole vectors, zero-filled).</summary>
-    public int Width { get; }
+    /// <summary>
+    /// Columns per panel. Panel q holds columns q·Width.. and starts at element q·Width·K; the last one is narrower
+    /// when n is not a multiple (rounded up to whole vectors, zero-filled).
+    /// </summary>
+    public int Width { get; } = width;
 
     /// <summary>A pinned array; the panels start at <see cref="Start"/>, on a cache-line boundary.</summary>
-    internal T[] Buffer { get; }
-    internal int Start { get; }
+    internal T[] Buffer { get; } = buffer;
+    internal int Start { get; } = start;
 
     /// <summary>Number of panels.</summary>
     public int Panels => (N + Width - 1) / Width;
@@ -67,7 +60,7 @@ internal static unsafe partial class Gemm
         if (reuse is not null && reuse.K == k && reuse.N == n && reuse.Width == width) packed = reuse;
         else
         {
-            var buffer = GC.AllocateUninitializedArray<T>((int)Math.Min(int.MaxValue, (long)RoundUp(n, lanes) * k + slack), pinned: true);
+            var buffer = GC.AllocateUninitializedArray<T>(checked((int)((long)RoundUp(n, lanes) * k + slack)), pinned: true);
             int start = (int)((64 - ((nint)Unsafe.AsPointer(ref buffer[0]) & 63)) & 63) / sizeof(T);
             packed = new PackedB<T>(k, n, width, buffer, start);
         }
