@@ -26,11 +26,16 @@ internal static class WeightPanels
     /// </summary>
     private const long MaxBytes = 8L << 20;
 
-    private sealed class Entry<T>(long version, int offset, int ldb, PackedB<T> panels) where T : unmanaged
+    /// <summary>
+    /// Most views of one storage kept packed at once: a weight is normally one view of its own storage, but layers built
+    /// on slices of one tensor share it (each view then keeps its own copy rather than packing over another's).
+    /// </summary>
+    private const int MaxViews = 4;
+
+    /// <summary>A packed view of the storage: which view (offset, leading dimension, shape) and the version it was packed from.</summary>
+    private sealed record Entry<T>(long Version, int Offset, int Ldb, PackedB<T> Panels) where T : unmanaged
     {
-        public readonly long Version = version;
-        public readonly int Offset = offset, Ldb = ldb;
-        public readonly PackedB<T> Panels = panels;
+        public bool Packs(int offset, int ldb, int k, int n) => Offset == offset && Ldb == ldb && Panels.K == k && Panels.N == n;
     }
 
     /// <summary>
@@ -41,19 +46,25 @@ internal static class WeightPanels
     {
         var l = b.Layout;
         if (l.Rank != 2) return null;
-        int k = l.Shape[0], n = l.Shape[1], ldb = l.Strides[1];
+        int k = l.Shape[0], n = l.Shape[1], ldb = l.Strides[1], offset = l.Offset;
         if (l.Strides[0] != 1 || ldb < k || k == 0 || n == 0 || (long)n * k * sizeof(T) > MaxBytes) return null;
         var storage = b.Storage;
-        // One read of the field: another thread may replace the entry meanwhile, and each entry is complete when published.
-        var entry = storage.Derived as Entry<T>;
-        if (entry is not null && entry.Version == storage.Version && entry.Offset == l.Offset && entry.Ldb == ldb && entry.Panels.K == k && entry.Panels.N == n)
-            return entry.Panels;
+        // One read of the field: the entries are never changed once published, only replaced (another thread may do so
+        // meanwhile, and at worst one of two new copies is not kept).
+        var entries = storage.Derived as Entry<T>[] ?? [];
+        int found = entries.Length - 1;
+        while (found >= 0 && !entries[found].Packs(offset, ldb, k, n)) found--;
+        if (found >= 0 && entries[found].Version == storage.Version) return entries[found].Panels;
         long version = storage.Version;   // before packing: a write meanwhile leaves the entry stale, not wrong
-        // A stale copy of the same shape is packed over: fresh pages would cost more than the packing itself (≈ 12 µs
-        // per 4 KiB on first write on the VMs this was measured on). Zen 5, 784×256 on two threads: 170 → 11 µs.
-        // Only a write to the weight makes a copy stale, and reading a weight while it is written is a race anyway.
-        var panels = Gemm.PackWholeB(transB: true, n, k, data, l.Offset, ldb, threads, reuse: entry?.Panels);
-        if (panels is not null) Volatile.Write(ref storage.Derived, new Entry<T>(version, l.Offset, ldb, panels));
+        // This view's stale copy is packed over: fresh pages would cost more than the packing itself (≈ 12 µs per 4 KiB
+        // on first write on the VMs this was measured on). Zen 5, 784×256 on two threads: 170 → 11 µs. Only a write to
+        // the storage makes a copy stale, and reading a weight while it is written is a race anyway.
+        var panels = Gemm.PackWholeB(transB: true, n, k, data, offset, ldb, threads, reuse: found >= 0 ? entries[found].Panels : null);
+        if (panels is null) return null;
+        var entry = new Entry<T>(version, offset, ldb, panels);
+        Entry<T>[] updated = found >= 0 ? [.. entries[..found], entry, .. entries[(found + 1)..]]
+            : entries.Length < MaxViews ? [.. entries, entry] : [.. entries[1..], entry];
+        Volatile.Write(ref storage.Derived, updated);
         return panels;
     }
 }

@@ -95,6 +95,30 @@ public class PackedWeightTests
         }
     }
 
+    /// <summary>
+    /// Two layers on the two halves of one tensor (one storage, two views of the same shape): each keeps its own packed
+    /// copy, so neither reads the other's weights and alternating calls pack nothing again.
+    /// </summary>
+    [Fact]
+    public void Layers_sharing_a_storage_keep_a_copy_each()
+    {
+        var g = new Generator(4);
+        var both = Tensor.Randn([2 * Out, In], g);
+        var first = new Linear(both.Narrow(0, 0, Out), Tensor.Zeros([Out]));
+        var second = new Linear(both.Narrow(0, Out, Out), Tensor.Randn([Out], g));
+        var x = Tensor.Randn([1, In], g);
+        Infer(first, x);
+        Infer(second, x);
+        var kept = (object[])first.Weight.Storage.Derived!;
+        Assert.Equal(2, kept.Length);
+        for (int call = 0; call < 2; call++)
+        {
+            AssertMatches(Expected(first, x), Infer(first, x), $"first layer, call {call}");
+            AssertMatches(Expected(second, x), Infer(second, x), $"second layer, call {call}");
+        }
+        Assert.Same(kept, first.Weight.Storage.Derived);
+    }
+
     [Fact]
     public void A_layer_built_on_a_callers_tensor_sees_the_callers_writes()
     {
