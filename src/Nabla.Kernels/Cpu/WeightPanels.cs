@@ -1,10 +1,10 @@
 namespace Nabla.Kernels.Cpu;
 
 /// <summary>
-/// The packed copy of a weight kept for batch-1 products (<see cref="PackedB{T}"/>), on the weight's own storage
-/// (<see cref="Storage.Derived"/>): made on the first unrecorded one-row product that reads it, reused while the
-/// storage's <see cref="Storage.Version"/> is the one it was made from, made again after any write. It dies with the
-/// storage, so nothing is left behind by a model that is dropped.
+/// The packed copies of weights kept for batch-1 products (<see cref="PackedB{T}"/>), on each weight's own storage
+/// (<see cref="Storage.Derived"/>, one copy per view read): made on the first unrecorded one-row product that reads the
+/// view, reused while the storage's <see cref="Storage.Version"/> is the one it was made from, made again after any
+/// write. They die with the storage, so nothing is left behind by a model that is dropped.
 /// </summary>
 /// <remarks>
 /// Zen 5, the MLP's batch-1 inference (784-256-128-10), in-process A/B against the unpacked dot products, three runs:

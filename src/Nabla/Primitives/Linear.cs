@@ -32,10 +32,10 @@ internal sealed class Linear(bool relu) : Function
     private static Tensor Product(Tensor x, Tensor w, Tensor b, bool relu)
     {
         var y = Tensor.Uninitialized([x.Shape[0], w.Shape[0]], x.DType, x.Device);
-        // Wᵀ as a view of W's storage (the GEMM reads it transposed in place), built here rather than by w.T, which
-        // would record a graph node that nothing uses.
         // Unrecorded (inference), the weights will be read again as they are: the backend may keep them packed.
         bool inference = !Needs(x, w, b).Grad;
+        // Wᵀ as a view of W's storage (the GEMM reads it transposed in place), built here rather than by w.T, which
+        // would record a graph node that nothing uses.
         x.Device.Backend.AddMm(b.View, x.View, new View(w.Storage, w.Layout.Permute(1, 0)), y.View, relu, reusesB: inference);
         return y;
     }
