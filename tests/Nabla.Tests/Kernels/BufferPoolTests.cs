@@ -61,6 +61,61 @@ public class BufferPoolTests
     }
 
     [Fact]
+    public unsafe void Pooled_buffers_stay_where_they_are_through_compacting_collections()
+    {
+        // 32 KiB: below the large-object threshold, where an unpinned array is copied as it is promoted.
+        var pool = new BufferPool();
+        var storage = pool.Rent<float>(8192, DType.Float32, zeroed: false);
+        storage.Data.AsSpan().Fill(5f);
+        nint before = (nint)Unsafe.AsPointer(ref storage.Data[0]);
+        for (int i = 0; i < 3; i++) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        Assert.Equal(before, (nint)Unsafe.AsPointer(ref storage.Data[0]));
+        Assert.All(storage.Data, v => Assert.Equal(5f, v));
+    }
+
+    // The storage is rented and kept alive through two full collections (promoted to generation 2), then dropped.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference<float[]> RentPromoteAndDrop(BufferPool pool, int length)
+    {
+        var storage = pool.Rent<float>(length, DType.Float32, zeroed: false);
+        GC.Collect();
+        GC.Collect();
+        Assert.Equal(2, GC.GetGeneration(storage));
+        return new WeakReference<float[]>(storage.Data);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RentAndDropOnce(BufferPool pool, int length) => pool.Rent<float>(length, DType.Float32, zeroed: false);
+
+    [Fact]
+    public void Buffers_whose_storages_died_in_generation_2_come_back_through_a_full_collection_of_the_pool()
+    {
+        // 5 MiB leases stuck in generation 2 (more than StuckBytes), then a loop renting and dropping 1 MiB buffers,
+        // whose forced collections are generation 1: the pool must notice the stuck sum and collect fully.
+        const int Stuck = 5 << 18, Churn = 1 << 18;
+        NoCollection.Retry(() =>
+        {
+            var pool = new BufferPool();
+            var stuck = RentPromoteAndDrop(pool, Stuck);
+            int full = GC.CollectionCount(2);
+            bool reused = false;
+            for (int i = 0; i < 400 && !reused; i++)
+            {
+                RentAndDropOnce(pool, Churn);
+                if (pool.Collections >= 3)
+                {
+                    var again = pool.Rent<float>(Stuck, DType.Float32, zeroed: false);
+                    reused = stuck.TryGetTarget(out var array) && ReferenceEquals(array, again.Data);
+                }
+            }
+            if (GC.CollectionCount(2) - full != pool.FullCollections) return false;   // another full collection could have freed it: retry
+            Assert.True(reused, $"after {pool.Collections} collections ({pool.FullCollections} full) the stuck buffer was not handed out again");
+            Assert.True(pool.FullCollections >= 1);
+            return true;
+        }, during: "(a full one, not the pool's) during the test");
+    }
+
+    [Fact]
     public void Tensors_built_on_recycled_buffers_compute_the_same_values()
     {
         // Ops that overwrite their outputs get dirty recycled buffers; zeros must still be zeros.
