@@ -135,6 +135,7 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--results", required=True)
     ap.add_argument("--markdown", required=True)
+    ap.add_argument("--generated", help="the run's time (ISO 8601), when the report is made again from its raw files later")
     a = ap.parse_args()
 
     nabla, torch = load(a.nabla), load(a.torch)
@@ -178,7 +179,7 @@ def main():
                            "torchsharp": sv, "ratio_nabla_over_pytorch": nv / tv if nv and tv else None,
                            "best_peer": peer, "ratio_nabla_over_best_peer": nv / pv if nv and pv else None})
 
-    doc = {"generated": datetime.datetime.now().isoformat(timespec="seconds"), "command": a.command, "machine": machine,
+    doc = {"generated": a.generated or datetime.datetime.now().isoformat(timespec="seconds"), "command": a.command, "machine": machine,
            "timings": table, "memory": memory, "nabla": nabla, "pytorch": torch, "torchsharp": torchsharp}
     with open(a.results, "w") as f:
         json.dump(doc, f, indent=1)
@@ -264,7 +265,10 @@ def main():
     md.append("")
     md.append("## Memory\n")
     md.append("Ratios are Nabla's over a peer's: **memory ratios, lower is better** for Nabla; the bold one is against the "
-              "peer that used less. Every process holds the whole training set as float32 (60000×784×4 B ≈ 180 MiB).\n")
+              "peer that used less. Every process holds the whole training set as float32 (60000×784×4 B ≈ 180 MiB). "
+              "The RSS after an epoch is the resident memory at that moment, which can lie below the peak: on Nabla's side "
+              "a full collection (the buffer pool runs one when dead buffers pile up in generation 2) may hand pages back "
+              "that the next epoch maps again, up to the same peak.\n")
     md.append("| workload | unit | Nabla | PyTorch | TorchSharp | Nabla/PyTorch | Nabla/best peer (memory ratio, lower is better) |")
     md.append("|---|---|---:|---:|---:|---:|---:|")
     for r in memory:
