@@ -26,8 +26,9 @@ namespace Nabla.Kernels.Cpu;
 /// Buffers are allocated pinned (on the pinned-object heap): the pool keeps every buffer it hands out, so each one
 /// lives long, and one below the large-object threshold (85 000 bytes: an MLP's activations) would otherwise be copied
 /// by the collector from generation 0 to 1 and from 1 to 2, each copy into pages never touched before. The MLP's first
-/// training epoch (bench/run.sh's workload, Zen 5, 4 runs alternated, fresh processes): 14.8–15.8 K page faults →
-/// 6.2–6.5 K, 239–244 → 223–230 ms, RSS 318–323 → 298 MiB; the second epoch unchanged (210–214 → 211–221 ms).
+/// training epoch (bench/run.sh's workload, Zen 5, four fresh processes each, alternated): 14.8–15.8 K page faults →
+/// 6.2–6.5 K, 239–244 → 223–230 ms, RSS 318–323 → 298 MiB; the second epoch unchanged (210–214 → 211–221 ms). In
+/// docs/benchmarks.md the first epoch went from 0.251 to 0.219 s (0.54 → 0.47 of PyTorch's).
 /// </para>
 /// <para>
 /// Only buffers of at least <see cref="MinBytes"/> are pooled; smaller ones are cheap in generation 0. Free buffers are
@@ -63,9 +64,10 @@ internal sealed class BufferPool
     /// keep that sum steady; it grows when such dead leases pile up (or when the program keeps more tensors for good,
     /// which then costs one full collection per 4 MiB). Pinning the buffers shifted LeNet's training (bench/run.sh's
     /// workload, Zen 5, fresh processes) so that the batch the loader prepares ahead was often alive at two collections:
-    /// with generation-1 collections only, 133–224 buffers were allocated afresh in the first epoch (6 before pinning) and
-    /// the heap grew by 46–56 MiB; with this rule, 26 and 2 in the second epoch, and the heap 15 MiB smaller than before
-    /// pinning (279 against 294 MiB).
+    /// with generation-1 collections only, 133–224 buffers were allocated afresh in the first epoch (6 before pinning)
+    /// and the heap grew by 46–56 MiB; with this rule, 26 in the first epoch and 2 in the second, and the heap 15 MiB
+    /// smaller than before pinning (279 against 294 MiB). With 1 MiB: 11, and 3 MiB less, but the MLP's weights and
+    /// momentum (1.9 MB) would then cost it a full collection, which hands back pages its first epoch maps again.
     /// </remarks>
     public const long StuckBytes = 4L * 1024 * 1024;
 
