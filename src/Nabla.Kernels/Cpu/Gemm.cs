@@ -21,7 +21,8 @@ namespace Nabla.Kernels.Cpu;
 /// so no layout ever costs an extra copy. With few rows (one row block, e.g. batch 64) B is not packed ahead: the
 /// micro-kernel reads untransposed B rows in place (unless their stride crowds them into a few L1 sets), and other B
 /// slices are packed one kc×NR slice at a time. Likewise
-/// a row-major A of at most 96 rows per thread, or of one row block, is read in place (<see cref="UnpackedA{T, TKernel}"/>).
+/// a row-major A of at most 96 rows per thread, or of one row block, is read in place, and by the AVX-512 kernel any
+/// row-major float A (<see cref="UnpackedA{T, TKernel}"/>).
 /// </para>
 /// <para>
 /// Blocking (sizes in elements; float numbers in brackets for the AVX-512 kernel, double is the same count at twice
@@ -420,11 +421,17 @@ internal static unsafe partial class Gemm
     /// 288×256×784 NT 0.93; one thread 0.95–1.0; 1024³ (several row blocks, still packed) unchanged. The MLP's training
     /// step (batch 64) 221 → 212 µs; LeNet's unchanged (its convolutions' weights come packed once, by Gemm.Share).
     /// </para>
+    /// <para>
+    /// With float, the AVX-512 kernel reads a row-major A in place at any size, several row blocks included. Zen 5,
+    /// in-process A/B against packing them: two threads, 512³ 0.97 of the time, 1024³ 0.98–0.99, 2048³ 0.99, 1024³ NT
+    /// 0.99, 600³ 0.99, 1000×784×256 NT 0.97; one thread 0.965–0.98. With double (each cache line of A holds half as many
+    /// depth steps) it was mixed, 1024³ 1.02 and 1000×784×256 NT 0.98, and several row blocks are still packed.
+    /// </para>
     /// </summary>
     private static bool UnpackedA<T, TKernel>(Problem<T> p, int rows)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IMicroKernel<T>
-        => p.A.Col == 1 && (rows <= UnpackedARows || p.M <= MC);
+        => p.A.Col == 1 && (rows <= UnpackedARows || p.M <= MC || (typeof(TKernel) == typeof(Vector512Kernel<T>) && sizeof(T) == 4));
 
     /// <summary>Most rows of A one task reads in place (see <see cref="UnpackedA{T, TKernel}"/>): 16 row panels.</summary>
     private const int UnpackedARows = 96;
