@@ -149,8 +149,7 @@ internal static unsafe partial class Gemm
                     for (; l < cols; l++) partial[l] = DotVector256(ai, b + (j + l) * ldb, k);
                     for (; l < width; l++) partial[l] = default;
                     var sums = Finish256(p, SumEach256(partial), c + i * ldc + j, j, cols == width, mask);
-                    if (cols == width) sums.Store(c + i * ldc + j);
-                    else Lanes256.StoreLanes(c + i * ldc + j, sums, mask);
+                    Lanes256.StoreLanes(c + i * ldc + j, sums, cols == width, mask);
                 }
             }
         }

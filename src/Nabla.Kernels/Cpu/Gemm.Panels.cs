@@ -172,9 +172,7 @@ internal static unsafe partial class Gemm
                 {
                     int jv = j + v * lanes, cols = Math.Min(lanes, p.N - jv);
                     var mask = Lanes256.TailMask<T>(cols);
-                    var s = Finish256(p, sums[v], c + jv, jv, cols == lanes, mask);
-                    if (cols == lanes) s.Store(c + jv);
-                    else Lanes256.StoreLanes(c + jv, s, mask);
+                    Lanes256.StoreLanes(c + jv, Finish256(p, sums[v], c + jv, jv, cols == lanes, mask), cols == lanes, mask);
                 }
             }
         }

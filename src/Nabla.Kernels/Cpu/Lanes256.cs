@@ -34,6 +34,18 @@ internal static unsafe class Lanes256
         else Avx.MaskStore((double*)dst, mask.AsDouble(), v.AsDouble());
     }
 
+    /// <summary>
+    /// Stores <paramref name="v"/> whole, or only the lanes set in <paramref name="tailMask"/> (as
+    /// <see cref="Lanes512.StoreLanes{T}(T*, Vector512{T}, bool, Vector512{T})"/> does). Needs AVX for a partial store.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLanes<T>(T* dst, Vector256<T> v, bool whole, Vector256<T> tailMask)
+        where T : unmanaged
+    {
+        if (whole) v.Store(dst);
+        else StoreLanes(dst, v, tailMask);
+    }
+
     /// <summary>a·b + c, fused where the CPU has FMA (a multiply and an add otherwise); the JIT keeps only the branch for T.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c)
