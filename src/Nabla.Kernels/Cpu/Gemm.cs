@@ -456,7 +456,8 @@ internal static unsafe partial class Gemm
     /// and the copy waited on memory: it ran at ≈ 25 GB/s, against ≈ 57 GB/s for a plain copy on one core. Zen 5,
     /// in-process A/B, two threads: 2048³ 0.98–0.99 of the time (the copy's share of the samples 3.7 → 1.9 %), 1024³
     /// 0.96–0.98; 512³ and smaller unchanged; one thread 0.99–1.0. Prefetched 2, 3, 6 or 8 rows ahead, or into the L2
-    /// only, was no better than 4; copying with 512-bit vectors instead of 256-bit ones changed nothing.
+    /// only, was no better than 4; copying with 512-bit vectors instead of 256-bit ones changed nothing. Not measured
+    /// with the AVX2 kernel (Zen 3), which packs B the same way.
     /// </para>
     /// </remarks>
     private static void PackB<T>(Problem<T> p, T* packedB, int nr, int jc, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
@@ -465,15 +466,15 @@ internal static unsafe partial class Gemm
         {
             int v = Vector256<T>.Count;
             int full = Math.Clamp((p.N - jc) / nr, s0, s1);   // panels with all NR columns inside B
+            int stretchBytes = (full - s0) * nr * sizeof(T);
             for (int d = 0; d < p.K; d++)
             {
                 T* row = p.B.At(d, jc);
                 if (Sse.IsSupported && d + PackBPrefetchRows < p.K)
                 {
-                    // The row PackBPrefetchRows ahead, line by line: see the remarks.
+                    // This thread's stretch of the row PackBPrefetchRows ahead, line by line: see the remarks.
                     byte* ahead = (byte*)p.B.At(d + PackBPrefetchRows, jc + s0 * nr);
-                    int bytes = (full - s0) * nr * sizeof(T);
-                    for (int o = 0; o < bytes; o += 64) Sse.Prefetch0(ahead + o);
+                    for (int o = 0; o < stretchBytes; o += 64) Sse.Prefetch0(ahead + o);
                 }
                 for (int s = s0; s < full; s++)
                 {
