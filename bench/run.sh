@@ -63,6 +63,10 @@ scripts/install-deps.sh   # Fashion-MNIST
 
 # --- Nabla.Bench, built apart from the library's own bin/obj (bench/artifacts is git-ignored) ----------------------
 ART="$ROOT/bench/artifacts"
+# The code measured is the code built here: its commit, and whether the library or the harness differed from it then
+# (edits made while the run goes on are not measured).
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+[ -z "$(git status --porcelain -- src bench/Nabla.Bench 2>/dev/null)" ] || COMMIT="$COMMIT with uncommitted changes in src or bench/Nabla.Bench"
 dotnet build bench/Nabla.Bench -c Release --nologo -v quiet --artifacts-path "$ART" >&2
 DLL="$ART/bin/Nabla.Bench/release/Nabla.Bench.dll"
 [ -f "$DLL" ] || { echo "build produced no $DLL" >&2; exit 1; }
@@ -174,9 +178,6 @@ LOAD_AFTER=$(load)
 # --- the machine ---------------------------------------------------------------------------------------------------
 BUSY_TEXT=$(IFS=,; echo "${BUSY[*]}")
 READINGS_TEXT=$(IFS=';'; echo "${READINGS[*]}")
-# The code measured: the commit, and whether the library or the harness differed from it.
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
-[ -z "$(git status --porcelain -- src bench/Nabla.Bench 2>/dev/null)" ] || COMMIT="$COMMIT with uncommitted changes in src or bench/Nabla.Bench"
 "$PY" - "$RAW/machine.json" "$LOAD_BEFORE" "$LOAD_AFTER" "$BUSY_TEXT" "$READINGS_TEXT" "$BEST_G" "$COMMIT" <<'EOF'
 import json, os, platform, subprocess, sys
 def sh(cmd):

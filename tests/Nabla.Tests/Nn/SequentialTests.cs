@@ -128,6 +128,51 @@ public class SequentialTests
         Assert.Contains(0f, tangent.ToArray<float>());
     }
 
+    /// <summary>
+    /// A ReLU followed by a MaxPool2d runs after the pooling (see <see cref="Sequential.Forward"/>): the values, the
+    /// gradients of the input and the parameters, and forward-mode tangents are those of the layers one by one, bit for
+    /// bit. The input is drawn from a few values so that windows hold ties, zeros and nothing positive; the second pair
+    /// pools overlapping, padded windows, where one element can win twice.
+    /// </summary>
+    [Fact]
+    public void A_ReLU_before_a_MaxPool2d_runs_after_it_with_the_same_values_and_gradients()
+    {
+        var g = new Generator(14);
+        var model = new Sequential(new ReLU(), new MaxPool2d(2), new Conv2d(3, 4, 3, g, padding: 1), new ReLU(), new MaxPool2d(3, stride: 2, padding: 1));
+        float[] levels = [-1f, -0.5f, 0f, 0.5f, 1f];
+        var x = Tensor.FromArray(Enumerable.Range(0, 5 * 3 * 12 * 12).Select(_ => levels[g.NextInt(levels.Length)]).ToArray(), 5, 3, 12, 12).RequireGrad();
+
+        var y = model.Forward(x, Mode.Train(g));
+        Assert.Equal("Relu", y.Node!.Name);
+        Assert.Equal("MaxPool2d", y.Node.Inputs[0].Node!.Name);
+        var layerByLayer = x;
+        foreach (var layer in model.Layers) layerByLayer = layer.Forward(layerByLayer, Mode.Train(g));
+        Assert.Equal("MaxPool2d", layerByLayer.Node!.Name);
+        Assert.Equal(layerByLayer.ToArray<float>(), y.ToArray<float>());
+        Assert.Contains(0f, y.ToArray<float>());
+
+        var weights = Tensor.Randn(y.Shape, g);
+        var reordered = (y * weights).Sum().Backward();
+        var asWritten = (layerByLayer * weights).Sum().Backward();
+        foreach (var p in model.Parameters().Append(x))
+            Assert.Equal(asWritten.Of(p).ToArray<float>(), reordered.Of(p).ToArray<float>());
+        Assert.Contains(0f, reordered.Of(x).ToArray<float>());
+        Assert.Contains(reordered.Of(x).ToArray<float>(), v => v != 0);
+
+        var v = Tensor.Randn(x.Shape, g);
+        var (_, tangent) = Autograd.Jvp(t => model.Forward(t), x.Detach(), v);
+        var (_, expected) = Autograd.Jvp(t => model.Layers.Aggregate(t, (h, layer) => layer.Forward(h, Mode.Eval)), x.Detach(), v);
+        Assert.Equal(expected.ToArray<float>(), tangent.ToArray<float>());
+        Assert.Contains(tangent.ToArray<float>(), t => t != 0);
+
+        // In inference the pooled tensor goes back to the buffer pool once rectified; two calls give the same result.
+        var input = x.Detach().ToDevice(Device.CpuOfItsOwn(1));
+        var reference = Reference(model, input);
+        using var noGrad = Autograd.NoGrad();
+        Assert.Equal(reference, model.Forward(input).ToArray<float>());
+        Assert.Equal(reference, model.Forward(input).ToArray<float>());
+    }
+
     [Fact]
     public void With_autograd_on_nothing_is_handed_back()
     {
