@@ -18,13 +18,13 @@ public sealed class Sequential(params Module[] layers) : Module
     /// result the next layer returned a view of (Flatten). Zen 3, in-process A/B: LeNet batch-1 inference 218–219 →
     /// 209–211 µs, the MLP at batch 256 767–770 → 744–745 µs (medians).
     /// <para>
-    /// A ReLU followed by a MaxPool2d runs after the pooling, on the pooled values (a quarter of them for 2×2 windows). The two
-    /// commute exactly: ReLU is monotone, so max(relu(a), relu(b)) = relu(max(a, b)), and padding (−∞) never wins either
-    /// way. Gradients agree too: where a window's maximum is positive both orders route the gradient to the same element
-    /// (ReLU keeps positive values, and so ties, as they are); where it is not, both give zero. The ReLU's backward then
-    /// masks the pooled gradient instead of the full one, and the pre-ReLU tensor it keeps is the pooled one. LeNet on
-    /// Zen 5, two threads, in-process A/B (the rewrite against the layers as written): the training step 0.96 of the
-    /// time in three processes, inference 0.90–0.94 at batch 256 and 0.97 at batch 1.
+    /// A ReLU followed by a MaxPool2d runs after the pooling, on the pooled values (a quarter of them for 2×2 windows).
+    /// The two commute exactly: ReLU is monotone, so max(relu(a), relu(b)) = relu(max(a, b)), and padding (−∞) never
+    /// wins either way. Gradients agree too: where a window's maximum is positive both orders route the gradient to the
+    /// same element (ReLU keeps positive values, and so ties, as they are); where it is not, both give zero. The ReLU's
+    /// backward then masks the pooled gradient instead of the full one, and the pre-ReLU tensor it keeps is the pooled
+    /// one. LeNet on Zen 5, two threads, in-process A/B (the rewrite against the layers as written): the training step
+    /// 0.96 of the time in three processes, inference 0.90–0.94 at batch 256 and 0.97–0.98 at batch 1.
     /// </para>
     /// </remarks>
     public override Tensor Forward(Tensor x, Mode mode)
