@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections;
 
 namespace Nabla.Data;
@@ -40,16 +41,28 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
     public IEnumerable<int[]> BatchIndices()
     {
         int n = Dataset.Count;
-        int[] order = Sampling switch
+        // The epoch's order is needed only while its batches are cut from it, so it is rented: an array of 60 000 indices
+        // (240 KB) lies in the large-object heap, which only full collections sweep, and one left behind by every epoch
+        // (or by a DataLoader made per epoch) would keep the process growing until one ran.
+        int[] order = ArrayPool<int>.Shared.Rent(n);
+        try
         {
-            Sampling.Shuffle => Generator!.Permutation(n),
-            Sampling.WithReplacement => Enumerable.Range(0, n).Select(_ => Generator!.NextInt(n)).ToArray(),
-            _ => Enumerable.Range(0, n).ToArray(),
-        };
-        for (int b = 0; b < BatchCount; b++)
+            var span = order.AsSpan(0, n);
+            switch (Sampling)
+            {
+                case Sampling.Shuffle: Generator!.Permutation(span); break;
+                case Sampling.WithReplacement: for (int i = 0; i < n; i++) span[i] = Generator!.NextInt(n); break;
+                default: for (int i = 0; i < n; i++) span[i] = i; break;
+            }
+            for (int b = 0; b < BatchCount; b++)
+            {
+                int start = b * BatchSize;
+                yield return order[start..Math.Min(start + BatchSize, n)];
+            }
+        }
+        finally
         {
-            int start = b * BatchSize;
-            yield return order[start..Math.Min(start + BatchSize, n)];
+            ArrayPool<int>.Shared.Return(order);
         }
     }
 

@@ -81,12 +81,21 @@ public sealed class Generator
     public int[] Permutation(int n)
     {
         var p = new int[n];
-        for (int i = 0; i < n; i++) p[i] = i;
-        for (int i = n - 1; i > 0; i--)
+        Permutation(p);
+        return p;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with a uniformly random permutation of 0..length−1: the draws, and so the
+    /// result, of <see cref="Permutation(int)"/> for that length.
+    /// </summary>
+    public void Permutation(Span<int> destination)
+    {
+        for (int i = 0; i < destination.Length; i++) destination[i] = i;
+        for (int i = destination.Length - 1; i > 0; i--)
         {
             int j = NextInt(i + 1);
-            (p[i], p[j]) = (p[j], p[i]);
+            (destination[i], destination[j]) = (destination[j], destination[i]);
         }
-        return p;
     }
 }
